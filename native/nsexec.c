@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 enum op {
-  OP_JOIN_CGROUP = 1,  // file                       write own pid to a cgroup.procs file
+  OP_JOIN_CGROUP = 1,  // file                       write own (or, after CLONE, the child's) pid to cgroup.procs
   OP_SETNS = 2,        // path nstype                open + setns
   OP_CLONE = 3,        // flags mode                 fork into new namespaces; mode: detach|wait
   OP_UID_MAP = 4,      // content                    (parent) write /proc/CHILD/uid_map
@@ -120,6 +120,8 @@ static int fifo_fd = -1;
 static char *state_blob = NULL;
 static size_t state_len = 0;
 static char exec_path[4096];
+static int cgroup_fds[32];
+static size_t ncgroup_fds = 0;
 
 static void writeall(int fd, const void *buf, size_t n) {
   const char *p = buf;
@@ -616,6 +618,7 @@ int main(int argc, char **argv) {
           snprintf(path, sizeof path, "/proc/%d/%s", child, r->op == OP_UID_MAP ? "uid_map" : "gid_map");
           write_file(path, r->argv[0].s, r->argv[0].len);
           continue;
+
         case OP_PARENT_DONE: {
           char line[64];
           int l = snprintf(line, sizeof line, "PID %d\n", child);
@@ -632,9 +635,13 @@ int main(int argc, char **argv) {
     }
     switch (r->op) {
       case OP_JOIN_CGROUP: {
-        char pid[24];
-        int l = snprintf(pid, sizeof pid, "%d", getpid());
-        write_file(r->argv[0].s, pid, (size_t)l);
+        // Opened now (before any setns changes what /sys/fs/cgroup is), written with the
+        // child's pid right after clone: the helper itself never joins, so it never counts
+        // against the container's limits (it stays as the parent in wait mode).
+        if (ncgroup_fds == sizeof cgroup_fds / sizeof *cgroup_fds) fail(E2BIG, "too many cgroups");
+        int fd = open(r->argv[0].s, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fail(errno, "open %s", r->argv[0].s);
+        cgroup_fds[ncgroup_fds++] = fd;
         break;
       }
       case OP_SETNS: {
@@ -653,6 +660,7 @@ int main(int argc, char **argv) {
         child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (child < 0) fail(errno, "clone");
         if (child == 0) {
+          for (size_t k = 0; k < ncgroup_fds; k++) close(cgroup_fds[k]);
           close(go[1]);
           if (relay) close(relay_sock[0]);
           char g;
@@ -665,6 +673,16 @@ int main(int argc, char **argv) {
         } else {
           close(go[0]);
           if (relay) close(relay_sock[1]);
+          char pid[24];
+          int l = snprintf(pid, sizeof pid, "%d", child);
+          for (size_t k = 0; k < ncgroup_fds; k++) {
+            if (write(cgroup_fds[k], pid, (size_t)l) != l) {
+              int e = errno;
+              kill(child, SIGKILL);
+              fail(e, "put the container process in its cgroup");
+            }
+            close(cgroup_fds[k]);
+          }
           in_parent_post = 1;
         }
         break;

@@ -1,5 +1,16 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Spec } from "../../src/oci/runtime-spec.ts";
@@ -34,6 +45,7 @@ export class Scratch {
 
   constructor(name: string) {
     this.dir = mkdtempSync(join(tmpdir(), `pier-test-${name}-`));
+    chmodSync(this.dir, 0o755); // user-namespaced containers must reach the rootfs
     this.root = join(this.dir, "state");
     this.rootfs = makeRootfs(join(this.dir, "rootfs"));
   }
@@ -54,13 +66,34 @@ export class Scratch {
     return b;
   }
 
-  /** Runs pier-runtime with this scratch's state root. */
+  /**
+   * Runs pier-runtime with this scratch's state root. A detached container (run -d, create)
+   * keeps the stdio it was given, so those get files instead of pipes (a pipe would stay
+   * open as long as the container lives).
+   */
   rt(args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
-    return spawnSync(RUNTIME, ["--root", this.root, ...args], {
-      encoding: "utf8",
-      input: opts.input ?? "",
-      timeout: opts.timeout ?? 60_000,
-    });
+    const detached = args.includes("-d") || args.includes("--detach") || args[0] === "create";
+    if (!detached)
+      return spawnSync(RUNTIME, ["--root", this.root, ...args], {
+        encoding: "utf8",
+        input: opts.input ?? "",
+        timeout: opts.timeout ?? 60_000,
+      });
+    const out = join(this.dir, `out-${++this.n}`);
+    const err = join(this.dir, `err-${this.n}`);
+    const o = openSync(out, "w");
+    const e = openSync(err, "w");
+    try {
+      const r = spawnSync(RUNTIME, ["--root", this.root, ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", o, e],
+        timeout: opts.timeout ?? 60_000,
+      });
+      return { ...r, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
+    } finally {
+      closeSync(o);
+      closeSync(e);
+    }
   }
 
   cleanup(): void {

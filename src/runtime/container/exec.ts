@@ -97,7 +97,7 @@ export async function exec(rt: Runtime, id: string, o: ExecOptions): Promise<{ c
   if (o.consoleSocket)
     plan.add(Op.CONSOLE_CONNECT, `connect to console socket ${o.consoleSocket}`, resolve(o.consoleSocket));
   if (rec.cgroupPath)
-    for (const f of rt.cgroups.procsFiles(rec.cgroupPath)) plan.add(Op.JOIN_CGROUP, `join cgroup ${f}`, f);
+    for (const f of rt.cgroups.procsFiles(rec.cgroupPath)) plan.add(Op.JOIN_CGROUP, `open cgroup ${f}`, f);
   const types = new Set((rec.config.linux?.namespaces ?? []).map((n) => n.type));
   for (const t of JOIN_ORDER) {
     if (!types.has(t)) continue;

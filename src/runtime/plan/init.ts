@@ -71,7 +71,7 @@ export function buildInitPlan(i: InitPlanInput): Plan {
   if (i.consoleSocket)
     plan.add(Op.CONSOLE_CONNECT, `connect to console socket ${i.consoleSocket}`, i.consoleSocket);
   if (i.mode === "create") plan.add(Op.MKFIFO, "create the exec fifo", i.fifoPath, "622");
-  for (const f of i.cgroupProcs) plan.add(Op.JOIN_CGROUP, `join cgroup ${f}`, f);
+  for (const f of i.cgroupProcs) plan.add(Op.JOIN_CGROUP, `open cgroup ${f}`, f);
   const joins = nss.filter((n) => n.path);
   joins.sort((a, b) => (a.type === "user" ? -1 : b.type === "user" ? 1 : 0));
   for (const n of joins)

@@ -3,7 +3,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Scratch } from "../../helpers/bundle.ts";
+import { spawn } from "node:child_process";
+import { RUNTIME, Scratch } from "../../helpers/bundle.ts";
 
 let s: Scratch;
 before(() => {
@@ -13,7 +14,7 @@ before(() => {
 after(() => s.cleanup());
 
 test("ps shows the container's command as PID 1 and only its processes", () => {
-  const b = s.bundle(["sh", "-c", "sleep 5 & ps -o pid,args"]);
+  const b = s.bundle(["sh", "-c", "sleep 5 & ps -o pid,args; exit 0"]);
   const r = s.rt(["run", "--bundle", b, s.id("ps")]);
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout
@@ -21,7 +22,7 @@ test("ps shows the container's command as PID 1 and only its processes", () => {
     .split("\n")
     .slice(1)
     .map((l) => l.trim());
-  assert.match(rows[0] ?? "", /^1 sh -c sleep 5 & ps/);
+  assert.match(rows[0] ?? "", /^1 sh -c sleep 5 & ps -o pid,args; exit 0$/);
   // sh (1), sleep, ps: nothing of the host
   assert.ok(rows.length <= 3, `expected only the container's processes, got:\n${r.stdout}`);
   assert.ok(rows.some((l) => /sleep 5/.test(l)));
@@ -84,11 +85,18 @@ test("every /proc/self/ns inode differs from the host's", () => {
   });
 });
 
-test("exit status passes through run, and a signal death is 128+N", () => {
+test("exit status passes through run, and a signal death is 128+N", async () => {
   const b = s.bundle(["sh", "-c", "exit 7"]);
   assert.equal(s.rt(["run", "--bundle", b, s.id("exit")]).status, 7);
-  const k = s.bundle(["sh", "-c", "kill -KILL $$"]);
-  assert.equal(s.rt(["run", "--bundle", k, s.id("sig")]).status, 137);
+  // PID 1 ignores signals it has no handler for, except SIGKILL from outside.
+  const id = s.id("sig");
+  const k = s.bundle(["sleep", "30"]);
+  const child = spawn(RUNTIME, ["--root", s.root, "run", "--bundle", k, id], { stdio: "ignore" });
+  const code = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  for (let i = 0; i < 100 && s.rt(["state", id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.rt(["kill", id, "KILL"]).status, 0);
+  assert.equal(await code, 137);
+  assert.notEqual(s.rt(["state", id]).status, 0, "run deletes the container after it exits");
 });
 
 test("environment, cwd, user and umask are applied", () => {
