@@ -100,6 +100,7 @@ enum op {
   OP_CLOSE_FROM = 43,    // first fd to mark close-on-exec
   OP_UNSHARE = 44,       // flags                 (e.g. cgroup ns after joining the cgroup)
   OP_MKFIFO = 45,        // path mode
+  OP_WAIT_PARENT = 46,   //                       wait until the helper put us in our cgroups
 };
 
 struct arg {
@@ -120,6 +121,7 @@ static int fifo_fd = -1;
 static char *state_blob = NULL;
 static size_t state_len = 0;
 static char exec_path[4096];
+static int go_read = -1;
 static int cgroup_fds[32];
 static size_t ncgroup_fds = 0;
 
@@ -620,10 +622,25 @@ int main(int argc, char **argv) {
           continue;
 
         case OP_PARENT_DONE: {
+          // Release the child first, then move it into its cgroups while it sets itself up:
+          // on cgroup v1 the first migration waits for an RCU grace period (often 5-20 ms),
+          // which this overlaps with the mounts. The child waits for "c" (WAIT_PARENT)
+          // before it reports created or runs anything of the user's.
+          if (write(go[1], "g", 1) != 1) fail(errno, "release child");
+          char pid[24];
+          int pl = snprintf(pid, sizeof pid, "%d", child);
+          for (size_t k = 0; k < ncgroup_fds; k++) {
+            if (write(cgroup_fds[k], pid, (size_t)pl) != pl) {
+              int e = errno;
+              kill(child, SIGKILL);
+              fail(e, "put the container process in its cgroup");
+            }
+            close(cgroup_fds[k]);
+          }
           char line[64];
           int l = snprintf(line, sizeof line, "PID %d\n", child);
           writeall(sync_fd, line, (size_t)l);
-          if (write(go[1], "g", 1) != 1) fail(errno, "release child");
+          if (write(go[1], "c", 1) != 1 && errno != EPIPE) fail(errno, "release child");
           close(go[1]);
           if (!wait_mode) _exit(0);
           close(sync_fd);
@@ -665,7 +682,7 @@ int main(int argc, char **argv) {
           if (relay) close(relay_sock[0]);
           char g;
           readfull(go[0], &g, 1);
-          close(go[0]);
+          go_read = go[0];
           // skip the parent's ops
           while (i + 1 < n && plan[i + 1].op != OP_PARENT_DONE) i++;
           i++;
@@ -673,16 +690,7 @@ int main(int argc, char **argv) {
         } else {
           close(go[0]);
           if (relay) close(relay_sock[1]);
-          char pid[24];
-          int l = snprintf(pid, sizeof pid, "%d", child);
-          for (size_t k = 0; k < ncgroup_fds; k++) {
-            if (write(cgroup_fds[k], pid, (size_t)l) != l) {
-              int e = errno;
-              kill(child, SIGKILL);
-              fail(e, "put the container process in its cgroup");
-            }
-            close(cgroup_fds[k]);
-          }
+          signal(SIGPIPE, SIG_IGN);
           in_parent_post = 1;
         }
         break;
@@ -874,6 +882,15 @@ int main(int argc, char **argv) {
       case OP_CLOSE_FROM: {
         unsigned first = (unsigned)num(r, 0, 10);
         if (syscall(SYS_close_range, first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) fail(errno, "close_range");
+        break;
+      }
+      case OP_WAIT_PARENT: {
+        char c = 0;
+        if (go_read >= 0) {
+          readfull(go_read, &c, 1);
+          close(go_read);
+          go_read = -1;
+        }
         break;
       }
       case OP_UNSHARE:

@@ -1,13 +1,14 @@
 import {
   closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
   renameSync,
   rmSync,
+  rmdirSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -73,10 +74,10 @@ export class StateStore {
   save(rec: ContainerRecord): void {
     const dir = this.dir(rec.id);
     const tmp = join(dir, `.state.json.${process.pid}`);
+    // No fsync: like runc's, the state lives in /run (tmpfs) and is rebuilt from the kernel.
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeSync(fd, JSON.stringify(rec));
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -109,7 +110,20 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    // The usual contents first (cheap), then anything else a crash may have left.
+    for (const f of ["state.json", "exec.fifo"]) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch {
+        // not there
+      }
+    }
+    try {
+      rmdirSync(dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   ids(): string[] {

@@ -5,7 +5,8 @@
  *   node --import tsx --test test/dropin/dropin.test.ts
  *   DROPIN_RUNTIME=/usr/bin/runc node --import tsx --test test/dropin/dropin.test.ts   # known-good
  *
- * DROPIN_RUNTIME  runtime binary (default /work/main/bin/pier-runtime; tests skip if missing)
+ * DROPIN_RUNTIME  runtime binary (default: this repo's bin/pier-runtime); a missing runtime or host
+ *                 tool fails the tests unless DROPIN_ALLOW_SKIP=1 (then they are skipped)
  * DROPIN_LOG_RUNTIME=1  wrap the runtime in a logger (runtime-log.ts), print every invocation as
  *                 diagnostics; DROPIN_LOG_RUNTIME=/some/dir also keeps the logs and the config.json /
  *                 process.json each engine passed, in /some/dir/<engine>-<test>/
@@ -34,7 +35,7 @@ import {
   type Sandbox,
 } from "./sandbox.ts";
 
-const RUNTIME = process.env.DROPIN_RUNTIME ?? "/work/main/bin/pier-runtime";
+const RUNTIME = process.env.DROPIN_RUNTIME ?? join(import.meta.dirname, "../../bin/pier-runtime");
 const LOG_RUNTIME = !!process.env.DROPIN_LOG_RUNTIME;
 const LOG_DIR = process.env.DROPIN_LOG_RUNTIME?.startsWith("/") ? process.env.DROPIN_LOG_RUNTIME : undefined;
 const TEST_TIMEOUT = 60_000;
@@ -47,6 +48,12 @@ function which(bin: string): boolean {
 }
 
 function skipReason(bins: string[]): string | false {
+  const why = missingReason(bins);
+  if (why && !process.env.DROPIN_ALLOW_SKIP) throw new Error(`drop-in tests cannot run: ${why}`);
+  return why;
+}
+
+function missingReason(bins: string[]): string | false {
   if (!existsSync(RUNTIME))
     return `runtime under test ${RUNTIME} does not exist (build it, or set DROPIN_RUNTIME)`;
   if (process.getuid?.() !== 0) return "needs root (namespaces, mounts, cgroups)";

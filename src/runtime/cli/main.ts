@@ -299,6 +299,21 @@ const COMMANDS: Record<string, Command> = {
       throw notImplemented("events", "read the cgroup files, or use `pier-runtime state`");
     },
   },
+  __warmup: {
+    usage: "__warmup (used by the build to make the code cache)",
+    flags: [],
+    run: async () => {
+      const { warmup } = await import("./warmup.ts");
+      warmup();
+      await import("../container/create.ts");
+      await import("../container/run.ts");
+      await import("../container/start.ts");
+      await import("../container/delete.ts");
+      await import("../container/state.ts");
+      await import("../nsexec.ts");
+      return 0;
+    },
+  },
   checkpoint: {
     usage: "checkpoint",
     flags: [],
@@ -339,6 +354,7 @@ function table(rows: string[][]): string {
 
 function usage(): string {
   const cmds = Object.entries(COMMANDS)
+    .filter(([n]) => !n.startsWith("__"))
     .map(([n, c]) => `   ${n.padEnd(12)} ${c.usage}`)
     .join("\n");
   return `pier-runtime: an OCI runtime (runc's command line)\n\nusage: pier-runtime [global options] <command> [options]\n\ncommands:\n${cmds}\n\n${help("pier-runtime [global options] ...", GLOBAL).split("\n").slice(1).join("\n")}`;

@@ -1,11 +1,11 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { PierError, invalid, notFound, wrap } from "../../common/errors.ts";
+import { PierError, invalid, isKind, notFound, wrap } from "../../common/errors.ts";
 import { parseCgroupsPath } from "../../cgroups/index.ts";
 import type { DeviceCgroup, Resources, Spec } from "../../oci/runtime-spec.ts";
 import { validateSpec } from "../../oci/validate.ts";
 import type { Runtime } from "../context.ts";
-import { HelperSession, type HelperOptions } from "../nsexec.ts";
+import { HelperSession, type HelperEvent, type HelperOptions } from "../nsexec.ts";
 import { buildInitPlan } from "../plan/init.ts";
 import { compileSeccompFor } from "../plan/process.ts";
 import { defaultDevices } from "../plan/rootfs.ts";
@@ -142,13 +142,30 @@ export async function launch(
   let session: HelperSession | undefined;
   try {
     rt.store.save(rec);
-    for (const u of cg.create(cgroupPath, withDefaultDeviceRules(spec))) rt.warn(`${u.field}: ${u.reason}`);
+    const resources = withDefaultDeviceRules(spec);
+    let unenforced;
+    try {
+      unenforced = cg.create(cgroupPath, resources);
+    } catch (e) {
+      // A delete may have removed the shared parent between our mkdirs: once more.
+      if (!isKind(e, "NotFound") && (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      unenforced = cg.create(cgroupPath, resources);
+    }
+    for (const u of unenforced) rt.warn(`${u.field}: ${u.reason}`);
     session = new HelperSession(plan, {
       preserveFds: o.preserveFds ?? 0,
       stdio: o.stdio ?? ["inherit", "inherit", "inherit"],
     });
+    // The child may ask for hooks before the helper has reported its pid (the helper is busy
+    // moving it into its cgroups meanwhile); hooks need the pid, so such requests wait.
+    const waiting: HelperEvent[] = [];
     for (;;) {
-      const ev = await session.next();
+      const ev =
+        rec.pid !== undefined && waiting.length > 0 ? (waiting.shift() as HelperEvent) : await session.next();
+      if (ev.type === "sync" && rec.pid === undefined) {
+        waiting.push(ev);
+        continue;
+      }
       if (ev.type === "pid") {
         rec.pid = ev.pid;
         const st = procStat(ev.pid);

@@ -1,4 +1,6 @@
+import { rmdirSync } from "node:fs";
 import { precondition, isKind } from "../../common/errors.ts";
+import { DEFAULT_PARENT } from "../../cgroups/index.ts";
 import type { Runtime } from "../context.ts";
 import { alive, statusOf, toState, type ContainerRecord } from "../state.ts";
 import { runHooks } from "./hooks.ts";
@@ -56,6 +58,24 @@ export function cleanup(rt: Runtime, rec: ContainerRecord): void {
       if (cg.pids(rec.cgroupPath).length > 0) cg.killAll(rec.cgroupPath, "SIGKILL");
       cg.destroy(rec.cgroupPath);
     }
+    removeEmptyDefaultParent(rt, rec.cgroupPath);
   }
   rt.store.remove(rec.id);
+}
+
+/**
+ * Containers without a cgroupsPath live under /pier/<id>; the last one out removes the
+ * shared /pier parent so nothing of pier stays in the cgroup tree. A create racing with
+ * this retries (see launch).
+ */
+function removeEmptyDefaultParent(rt: Runtime, path: string): void {
+  const parent = `/${DEFAULT_PARENT}`;
+  if (!path.startsWith(`${parent}/`)) return;
+  for (const s of rt.cgroups.mountSources(parent)) {
+    try {
+      rmdirSync(s.hostPath);
+    } catch {
+      // not empty (other containers), or already gone
+    }
+  }
 }

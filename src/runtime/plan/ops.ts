@@ -54,6 +54,7 @@ export const Op = {
   CLOSE_FROM: 43,
   UNSHARE: 44,
   MKFIFO: 45,
+  WAIT_PARENT: 46,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -75,28 +76,23 @@ export class Plan {
 
   /** Encodes as records of u16 op, u16 argc, then argc × (u32 length, bytes), little endian. */
   encode(): Buffer {
-    const parts: Buffer[] = [];
-    let total = 0;
+    let size = 4;
     for (const o of this.ops) {
-      const head = Buffer.allocUnsafe(4);
-      head.writeUInt16LE(o.op, 0);
-      head.writeUInt16LE(o.args.length, 2);
-      parts.push(head);
-      total += 4;
-      for (const a of o.args) {
-        const b = typeof a === "string" ? Buffer.from(a) : a;
-        const len = Buffer.allocUnsafe(4);
-        len.writeUInt32LE(b.length, 0);
-        parts.push(len, b);
-        total += 4 + b.length;
-      }
+      size += 4;
+      for (const a of o.args) size += 4 + (typeof a === "string" ? Buffer.byteLength(a) : a.length);
     }
-    const out = Buffer.allocUnsafe(4 + total);
-    out.writeUInt32LE(total, 0);
+    const out = Buffer.allocUnsafe(size);
+    out.writeUInt32LE(size - 4, 0);
     let off = 4;
-    for (const p of parts) {
-      p.copy(out, off);
-      off += p.length;
+    for (const o of this.ops) {
+      out.writeUInt16LE(o.op, off);
+      out.writeUInt16LE(o.args.length, off + 2);
+      off += 4;
+      for (const a of o.args) {
+        const n = typeof a === "string" ? out.write(a, off + 4) : a.copy(out, off + 4);
+        out.writeUInt32LE(n, off);
+        off += 4 + n;
+      }
     }
     return out;
   }

@@ -103,6 +103,7 @@ export function addProcessOps(
     const size = p.consoleSize;
     plan.add(Op.PTY, "set up the terminal", o.console, size?.height ?? 0, size?.width ?? 0, 1);
   }
+  plan.add(Op.WAIT_PARENT, "wait to be put in the cgroup");
   const env = p.env ?? [];
   const path =
     [...env]

@@ -93,7 +93,8 @@ test("exit status passes through run, and a signal death is 128+N", async () => 
   const k = s.bundle(["sleep", "30"]);
   const child = spawn(RUNTIME, ["--root", s.root, "run", "--bundle", k, id], { stdio: "ignore" });
   const code = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-  for (let i = 0; i < 100 && s.rt(["state", id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && s.rt(["state", id]).status !== 0; i++)
+    await new Promise((r) => setTimeout(r, 20));
   assert.equal(s.rt(["kill", id, "KILL"]).status, 0);
   assert.equal(await code, 137);
   assert.notEqual(s.rt(["state", id]).status, 0, "run deletes the container after it exits");
