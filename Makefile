@@ -12,7 +12,7 @@ NATIVE := bin/pier-nsexec
 TOOLS := $(patsubst native/tools/%.c,build/tools/%,$(wildcard native/tools/*.c))
 TS_SRC := $(shell find src scripts -name '*.ts' -o -name '*.mjs' 2>/dev/null)
 
-.PHONY: all setup deps npm build native test check lint unit demo bench clean
+.PHONY: all setup deps npm build native test check lint unit demo bench clean sanitize
 
 all: build
 
@@ -70,3 +70,10 @@ bench: setup build
 
 clean:
 	rm -rf bin build
+
+## sanitize: the runtime's tests with pier-nsexec built with ASan and UBSan
+sanitize: build
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	  -o build/pier-nsexec-asan native/nsexec.c
+	PIER_NSEXEC=$$PWD/build/pier-nsexec-asan node --import tsx --test --test-concurrency=1 \
+	  $$(find test/integration/runtime -name '*.test.ts' | sort)
