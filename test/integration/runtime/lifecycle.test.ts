@@ -333,3 +333,48 @@ test("spec writes a valid default config with Docker's defaults; features descri
   assert.ok(f.linux.namespaces.includes("user"));
   assert.equal(f.linux.seccomp.enabled, true);
 });
+
+test("--log with --log-format json records errors as JSON lines (containerd's shim reads them)", () => {
+  const log = join(s.dir, "runtime-log.json");
+  const b = s.bundle(["true"], (c) => delete (c as { process?: unknown }).process);
+  const r = spawnSync(
+    join(REPO, "bin/pier-runtime"),
+    ["--root", s.root, "--log", log, "--log-format", "json", "create", "--bundle", b, s.id("log")],
+    { encoding: "utf8" },
+  );
+  assert.notEqual(r.status, 0);
+  const lines = readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
+  const last = lines.at(-1)!;
+  assert.equal(last.level, "error");
+  assert.match(last.msg, /process is required/);
+  assert.ok(!Number.isNaN(Date.parse(last.time)));
+});
+
+test("run with a terminal and no console socket relays a pty (run -t in a real terminal)", () => {
+  const b = s.bundle(
+    ["sh", "-c", "tty; test -t 0 && echo stdin-is-tty"],
+    (c) => (c.process!.terminal = true),
+  );
+  const cmd = `${join(REPO, "bin/pier-runtime")} --root ${s.root} run --bundle ${b} ${s.id("relay")}`;
+  const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\/dev\/pts\/0/);
+  assert.match(r.stdout, /stdin-is-tty/);
+});
+
+test("exec -t relays a pty too", () => {
+  const id = s.id("exect");
+  const b = s.bundle(["sleep", "30"]);
+  assert.equal(s.rt(["run", "-d", "--bundle", b, id]).status, 0);
+  try {
+    const cmd = `${join(REPO, "bin/pier-runtime")} --root ${s.root} exec -t ${id} sh -c 'tty; exit 3'`;
+    const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stdout, /\/dev\/pts\/\d+/);
+  } finally {
+    s.rt(["delete", "--force", id]);
+  }
+});
