@@ -22,21 +22,23 @@ echo "   $(ls "$work/bundle/rootfs/bin" | wc -l) applets in $work/bundle/rootfs"
 
 bold "2. pier-runtime spec: a config.json with Docker's defaults"
 (cd "$work/bundle" && "$RT" spec)
-node -e '
-  const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
-  c.process.terminal = false; c.hostname = "pier-demo";
-  c.process.args = ["sh", "-c", process.argv[2]];
-  c.linux.cgroupsPath = "/" + process.argv[3];
-  c.linux.resources.memory = { limit: 64 * 1024 * 1024 };
-  c.linux.resources.pids = { limit: 64 };
-  require("fs").writeFileSync(f, JSON.stringify(c, null, 2));
-' "$work/bundle/config.json" '
+cat > "$work/bundle/rootfs/inside.sh" <<'INSIDE'
 echo "   ps (PID 1 is our shell, nothing of the host):"; ps -o pid,args | sed "s/^/     /"
 echo "   hostname: $(hostname)"
 echo "   network (a new namespace: only lo):"; ip -o link | cut -d: -f2 | sed "s/^/    /"
 echo "   memory limit seen from the cgroup: $(( $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes) / 1048576 )) MiB"
-echo "   rootfs (pivot_root, not the host):"; ls / | tr "\n" " " | sed "s/^/     /"; echo
-sleep 2' "$id"
+echo "   rootfs (pivot_root, not the host): $(ls / | tr '\n' ' ')"
+sleep 2
+INSIDE
+node -e '
+  const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
+  c.process.terminal = false; c.hostname = "pier-demo";
+  c.process.args = ["sh", "/inside.sh"];
+  c.linux.cgroupsPath = "/" + process.argv[2];
+  c.linux.resources.memory = { limit: 64 * 1024 * 1024 };
+  c.linux.resources.pids = { limit: 64 };
+  require("fs").writeFileSync(f, JSON.stringify(c, null, 2));
+' "$work/bundle/config.json" "$id"
 echo "   config: hostname=pier-demo, memory 64 MiB, pids 64, namespaces pid/net/ipc/uts/mnt"
 
 bold "3. pier-runtime run $id"
