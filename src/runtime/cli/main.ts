@@ -304,7 +304,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     run: async () => {
       const { warmup } = await import("./warmup.ts");
-      warmup();
+      await warmup();
       await import("../container/create.ts");
       await import("../container/run.ts");
       await import("../container/start.ts");

@@ -1,6 +1,8 @@
 import { detectCgroups, parseCgroupsPath } from "../../cgroups/index.ts";
 import { validateSpec } from "../../oci/validate.ts";
+import { HelperSession } from "../nsexec.ts";
 import { buildInitPlan } from "../plan/init.ts";
+import { Op, Plan } from "../plan/ops.ts";
 import { defaultSpec } from "../spec.ts";
 import { toState, type ContainerRecord } from "../state.ts";
 
@@ -9,7 +11,7 @@ import { toState, type ContainerRecord } from "../state.ts";
  * in a rootfs that does not exist and encodes the plan), so the build can save V8's
  * compiled code for it. Nothing is created, written or started.
  */
-export function warmup(): void {
+export async function warmup(): Promise<void> {
   const spec = validateSpec(JSON.parse(JSON.stringify(defaultSpec({ terminal: false, args: ["true"] }))));
   spec.process!.user.additionalGids = [1];
   const cg = detectCgroups();
@@ -50,4 +52,16 @@ export function warmup(): void {
   };
   JSON.stringify(toState(rec, "running"));
   JSON.stringify(rec);
+  // The helper round trip, with a plan that only forks and runs /bin/true (no namespaces,
+  // no cgroups, no mounts).
+  const tiny = new Plan()
+    .add(Op.CLONE, "fork", 0, "wait", "")
+    .add(Op.PARENT_DONE, "release")
+    .add(Op.WAIT_PARENT, "wait")
+    .add(Op.LOOKUP, "find true", "true", "/usr/bin:/bin")
+    .add(Op.EXEC, "exec true", 1, "true");
+  const session = new HelperSession(tiny, { stdio: ["ignore", "ignore", "inherit"] });
+  for (let ev = await session.next(); ev.type !== "eof" && ev.type !== "error"; ev = await session.next());
+  await session.exited;
+  session.close();
 }
