@@ -78,6 +78,9 @@ export function buildInitPlan(i: InitPlanInput): Plan {
     plan.add(Op.SETNS, `join ${n.type} namespace ${n.path}`, n.path as string, NAMESPACES[n.type].flag);
   let flags = 0;
   for (const n of nss) if (!n.path) flags |= NAMESPACES[n.type].flag;
+  // A cgroup namespace is rooted at the cgroup its creator is in: it is unshared only once
+  // the helper has moved the child into the container's cgroup (as runc does).
+  flags &= ~NAMESPACES.cgroup.flag;
   const relay = Boolean(p.terminal && !i.consoleSocket);
   plan.add(
     Op.CLONE,
@@ -96,6 +99,10 @@ export function buildInitPlan(i: InitPlanInput): Plan {
   if (userns) {
     plan.add(Op.SETRESGID, "become root in the user namespace", 0);
     plan.add(Op.SETRESUID, "become root in the user namespace", 0);
+  }
+  if (isNew("cgroup")) {
+    plan.add(Op.WAIT_PARENT, "wait to be put in the cgroup");
+    plan.add(Op.UNSHARE, "create the cgroup namespace", NAMESPACES.cgroup.flag);
   }
   plan.add(Op.SETSID, "start a new session");
   plan.add(Op.UMASK, "clear the umask", "0");

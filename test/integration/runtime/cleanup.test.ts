@@ -102,6 +102,19 @@ test("bad input: a clear error naming what is wrong, non-zero exit, nothing left
       /process.user.uid is required/,
     ],
     [
+      "no gid",
+      (c) =>
+        delete ((c.process as Record<string, Record<string, unknown>>).user as Record<string, unknown>).gid,
+      /process.user.gid is required/,
+    ],
+    [
+      "negative uid",
+      (c) =>
+        (((c.process as Record<string, Record<string, unknown>>).user as Record<string, unknown>).uid = -1),
+      /process.user.uid must be a non-negative integer/,
+    ],
+    ["no linux", (c) => delete c.linux, /mount namespace/],
+    [
       "bad namespace",
       (c) => ((c.linux as Record<string, unknown>).namespaces = [{ type: "mount" }, { type: "bogus" }]),
       /linux.namespaces\[1\].type "bogus"/,

@@ -211,3 +211,29 @@ test("bind mounts: read-only and read-write, and the cgroup mount", () => {
   assert.match(r.stdout, /memory/);
   assert.equal(readFileSync(join(hostDir, "from-ctr"), "utf8"), "back\n");
 });
+
+test("oomScoreAdj, ambient capabilities, a cgroup namespace and rootfs propagation", () => {
+  const b = s.bundle(
+    [
+      "sh",
+      "-c",
+      "cat /proc/self/oom_score_adj; grep CapAmb /proc/self/status; grep memory /proc/self/cgroup; id -u; awk '$5 == \"/\"' /proc/self/mountinfo",
+    ],
+    (c) => {
+      c.process!.oomScoreAdj = 123;
+      c.process!.user = { uid: 1000, gid: 1000 };
+      c.process!.capabilities!.inheritable = ["CAP_NET_RAW"];
+      c.process!.capabilities!.ambient = ["CAP_NET_RAW"];
+      c.linux!.namespaces!.push({ type: "cgroup" });
+      c.linux!.rootfsPropagation = "rprivate";
+    },
+  );
+  const r = s.rt(["run", "--bundle", b, s.id("misc")]);
+  assert.equal(r.status, 0, r.stderr);
+  const [oom, amb, cg, uid, root] = r.stdout.trim().split("\n");
+  assert.equal(oom, "123");
+  assert.match(amb ?? "", /CapAmb:\s+0000000000002000/); // CAP_NET_RAW is bit 13
+  assert.match(cg ?? "", /memory:\/$/); // its own cgroup is the root of its cgroup namespace
+  assert.equal(uid, "1000");
+  assert.doesNotMatch(root ?? "", /shared:/); // rprivate: no peer group on /
+});
