@@ -8,7 +8,7 @@ APT_PACKAGES := busybox-static runc crun podman containerd skopeo umoci buildah 
   iproute2 iptables uidmap containernetworking-plugins lxcfs hyperfine procps bsdutils psmisc catatonit \
   gcc make libc6-dev valgrind
 
-NATIVE := bin/pier-nsexec
+NATIVE := bin/pier-nsexec bin/pier-fsops
 TOOLS := $(patsubst native/tools/%.c,build/tools/%,$(wildcard native/tools/*.c))
 TS_SRC := $(shell find src scripts -name '*.ts' -o -name '*.mjs' 2>/dev/null)
 
@@ -38,6 +38,10 @@ build: npm native $(TOOLS) bin/pier-runtime
 native: $(NATIVE)
 
 bin/pier-nsexec: native/nsexec.c
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $<
+
+bin/pier-fsops: native/fsops.c
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $<
 

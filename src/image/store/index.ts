@@ -1,0 +1,11 @@
+export { MetadataStore, MIGRATIONS, blobNode, imageNode } from "./metadata.ts";
+export type {
+  ConfigRecord,
+  ImageInput,
+  ImageRecord,
+  LayerRecord,
+  ManifestRecord,
+  Target,
+} from "./metadata.ts";
+export { immediate, openDatabase } from "./sqlite.ts";
+export type { Database, Migration, OpenOptions, Statement } from "./sqlite.ts";
