@@ -303,8 +303,9 @@ const COMMANDS: Record<string, Command> = {
     usage: "__warmup (used by the build to make the code cache)",
     flags: [],
     run: async () => {
-      const { warmup } = await import("./warmup.ts");
+      const { warmup, warmupContainer } = await import("./warmup.ts");
       await warmup();
+      await warmupContainer();
       await import("../container/create.ts");
       await import("../container/run.ts");
       await import("../container/start.ts");
