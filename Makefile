@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 APT_PACKAGES := busybox-static runc crun podman containerd skopeo umoci buildah docker-registry \
-  iproute2 iptables uidmap containernetworking-plugins lxcfs hyperfine procps bsdutils psmisc catatonit \
+  iproute2 iptables uidmap containernetworking-plugins lxcfs hyperfine procps bsdutils psmisc catatonit debootstrap \
   gcc make libc6-dev valgrind
 
 NATIVE := bin/pier-nsexec bin/pier-fsops

@@ -12,3 +12,6 @@ export {
   type Digest,
   type ParsedDigest,
 } from "./digest.ts";
+export * from "./service/index.ts";
+export * from "./archive/index.ts";
+export * from "./bootstrap/index.ts";
