@@ -1,0 +1,150 @@
+/**
+ * The `pier` CLI: docker-style global flags, then a command. Commands are loaded lazily
+ * (one small module each) so start-up reads only what the command needs. The CLI talks
+ * to pierd through src/api/client only.
+ */
+import { DEFAULT_SOCKET } from "../api/client/index.ts";
+import { bool, parseArgs, str, UsageError, type FlagSpec } from "./args.ts";
+import { Cli, processIo, socketPathOf, type CommandDef, type Io } from "./context.ts";
+import { errorText, exitCodeFor } from "./errors.ts";
+
+const GLOBAL: FlagSpec[] = [
+  {
+    name: "host",
+    short: "H",
+    kind: "list",
+    help: "Daemon socket to connect to (unix:///run/pier/pier.sock)",
+  },
+  { name: "debug", short: "D", kind: "bool", help: "Enable debug mode" },
+  {
+    name: "log-level",
+    short: "l",
+    kind: "string",
+    help: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")',
+  },
+  { name: "help", kind: "bool", help: "Print usage" },
+  { name: "version", short: "v", kind: "bool", help: "Print version information and quit" },
+];
+
+type Loader = () => Promise<{ command: CommandDef }>;
+
+/** Command paths → loaders. Aliases share a loader. */
+const COMMANDS: Record<string, Loader> = {
+  version: () => import("./commands/version.ts"),
+  info: () => import("./commands/info.ts"),
+  images: () => import("./commands/images.ts"),
+  "image ls": () => import("./commands/images.ts"),
+  "image list": () => import("./commands/images.ts"),
+  "image inspect": () => import("./commands/image-inspect.ts"),
+  history: () => import("./commands/history.ts"),
+  "image history": () => import("./commands/history.ts"),
+  tag: () => import("./commands/tag.ts"),
+  "image tag": () => import("./commands/tag.ts"),
+  rmi: () => import("./commands/rmi.ts"),
+  "image rm": () => import("./commands/rmi.ts"),
+  "image remove": () => import("./commands/rmi.ts"),
+  pull: () => import("./commands/pull.ts"),
+  "image pull": () => import("./commands/pull.ts"),
+  push: () => import("./commands/push.ts"),
+  "image push": () => import("./commands/push.ts"),
+  save: () => import("./commands/save.ts"),
+  "image save": () => import("./commands/save.ts"),
+  load: () => import("./commands/load.ts"),
+  "image load": () => import("./commands/load.ts"),
+  "image prune": () => import("./commands/image-prune.ts"),
+};
+
+const GROUPS = new Set(["image"]);
+
+function flagHelp(flags: FlagSpec[]): string {
+  const rows = flags.map((f) => {
+    const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "bool" ? "" : ` ${f.arg ?? (f.kind === "list" ? "list" : "string")}`}`;
+    return `  ${names.padEnd(26)}${f.help}`;
+  });
+  return rows.join("\n");
+}
+
+function mainHelp(): string {
+  const names = [...new Set(Object.keys(COMMANDS))].sort();
+  return (
+    "Usage:  pier [OPTIONS] COMMAND\n\nA container stack: docker-style commands served by pierd.\n\nCommands:\n" +
+    names.map((n) => `  ${n}`).join("\n") +
+    `\n\nGlobal Options:\n${flagHelp(GLOBAL)}\n\nRun 'pier COMMAND --help' for more information on a command.\n`
+  );
+}
+
+export interface MainOptions {
+  io?: Io;
+  /** How to start pierd when none answers; default: the real one (src/cli/daemon.ts). */
+  autostart?: ((socketPath: string) => Promise<number | undefined>) | null;
+}
+
+export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
+  const io = opts.io ?? processIo;
+  let cli: Cli | undefined;
+  try {
+    // Global flags stop at the first positional: the command.
+    const g = parseArgs(argv, GLOBAL, "pier", false);
+    if (bool(g, "version")) {
+      io.out("pier version 0.1.0\n");
+      return 0;
+    }
+    const rest = g.positionals;
+    let path = rest[0];
+    let args = rest.slice(1);
+    if (path !== undefined && GROUPS.has(path) && rest[1] !== undefined && !rest[1].startsWith("-")) {
+      path = `${path} ${rest[1]}`;
+      args = rest.slice(2);
+    }
+    if (path === undefined || bool(g, "help") || path === "help") {
+      io.out(mainHelp());
+      return 0;
+    }
+    const load = COMMANDS[path];
+    if (!load) {
+      if (GROUPS.has(path)) throw new UsageError(`'pier ${path}' requires a subcommand`, `pier ${path}`);
+      throw new UsageError(`unknown command: ${path}`, "pier");
+    }
+    const { command } = await load();
+    const helpFlag: FlagSpec = { name: "help", kind: "bool", help: "Print usage" };
+    const p = parseArgs(args, [...command.flags, helpFlag], `pier ${command.name}`);
+    if (bool(p, "help")) {
+      io.out(
+        `\nUsage:  pier ${command.usage}\n\n${command.summary}\n\nOptions:\n${flagHelp(command.flags)}\n`,
+      );
+      return 0;
+    }
+    const n = p.positionals.length;
+    if (
+      (command.minArgs !== undefined && n < command.minArgs) ||
+      (command.maxArgs !== undefined && n > command.maxArgs)
+    ) {
+      const want =
+        command.minArgs === command.maxArgs
+          ? `exactly ${command.minArgs ?? 0}`
+          : command.maxArgs === undefined
+            ? `at least ${command.minArgs ?? 0}`
+            : `at most ${command.maxArgs}`;
+      throw new UsageError(
+        `"pier ${command.name}" requires ${want} argument${want.endsWith(" 1") ? "" : "s"}.\n\nUsage:  pier ${command.usage}\n\n${command.summary}`,
+        `pier ${command.name}`,
+      );
+    }
+    const hosts = g.flags.get("host") ?? [];
+    const host = hosts[hosts.length - 1] ?? process.env.PIER_HOST ?? `unix://${DEFAULT_SOCKET}`;
+    const autostart =
+      opts.autostart === null
+        ? undefined
+        : (opts.autostart ?? (async (sock: string) => (await import("./daemon.ts")).startDaemon(sock)));
+    cli = new Cli(io, socketPathOf(host), bool(g, "debug") || str(g, "log-level") === "debug", autostart);
+    const code = await command.run(cli, p);
+    return code ?? 0;
+  } catch (err) {
+    const text = errorText(err);
+    if (text) io.err(text + "\n");
+    if (cli?.debug && err instanceof Error && err.stack) io.err(err.stack + "\n");
+    return exitCodeFor(err);
+  } finally {
+    cli?.close();
+  }
+}

@@ -1,0 +1,88 @@
+// pierd: the engine as a service, serving the Docker Engine API on a unix socket.
+// This is the composition root: it builds the backends and hands them to the API server.
+// Today the image backend is the in-memory one; wiring the real services means replacing
+// `makeBackends` (an ImageService adapter implementing ImageBackend, see src/api/backend.ts).
+import { MemoryImageBackend } from "../api/memory/images.ts";
+import type { Backends } from "../api/backend.ts";
+import { createApiServer } from "../api/server/index.ts";
+import { describe } from "../common/errors.ts";
+
+const DEFAULT_HOST = "unix:///run/pier/pier.sock";
+const DEFAULT_ROOT = "/var/lib/pier";
+
+interface Options {
+  socketPath: string;
+  root: string;
+  debug: boolean;
+}
+
+const USAGE = `Usage:  pierd [OPTIONS]
+
+Serve the Docker Engine API for pier (foreground).
+
+Options:
+  -H, --host string   Daemon socket (default ${DEFAULT_HOST})
+      --root string   State directory (default ${DEFAULT_ROOT}, or $PIER_ROOT)
+  -D, --debug         Log every request
+  -h, --help          Print usage
+`;
+
+function parse(argv: string[]): Options | "help" {
+  let host = DEFAULT_HOST;
+  let root = process.env.PIER_ROOT ?? DEFAULT_ROOT;
+  let debug = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf("=");
+    const [flag, inline] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`flag needs an argument: ${flag}`);
+      return v;
+    };
+    if (flag === "-H" || flag === "--host") host = value();
+    else if (flag === "--root") root = value();
+    else if (flag === "-D" || flag === "--debug") debug = true;
+    else if (flag === "-h" || flag === "--help") return "help";
+    else throw new Error(`unknown flag: ${a}`);
+  }
+  if (!host.startsWith("unix://") && !host.startsWith("/"))
+    throw new Error(`only unix sockets are supported: ${host}`);
+  return { socketPath: host.startsWith("unix://") ? host.slice(7) : host, root, debug };
+}
+
+/** The one place backends are chosen. */
+export function makeBackends(opts: { root: string }): Backends {
+  return { images: new MemoryImageBackend(), root: opts.root };
+}
+
+const log = (s: string) => process.stderr.write(`${new Date().toISOString()} pierd: ${s}\n`);
+
+async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "__warmup") return 0;
+  const opts = parse(argv);
+  if (opts === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const server = createApiServer(makeBackends(opts), opts.debug ? { log, onError: log } : { onError: log });
+  await server.listen(opts.socketPath);
+  log(`listening on unix://${opts.socketPath} (pid ${process.pid}, root ${opts.root})`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`${sig}: shutting down`);
+      server.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(describe(e));
+    process.exit(1);
+  },
+);
