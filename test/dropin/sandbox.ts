@@ -303,6 +303,9 @@ export class Sandbox {
 
   static async create(prefix: string): Promise<Sandbox> {
     const dir = mkdtempSync(`/tmp/${SANDBOX_GLOB_PREFIX}${prefix}-`);
+    // Claim it at once, so sweepStale can remove it whatever happens to this process later.
+    const claim: Owner = { pid: process.pid, start: procStart(process.pid) ?? "", cgroups: [] };
+    writeFileSync(join(dir, "owner.json"), JSON.stringify(claim));
     const setup: string[] = [
       "set -e",
       // mount propagation is already private (unshare --propagation private)
