@@ -60,7 +60,11 @@ for (const [name, entry] of Object.entries(binaries)) {
     sourcemap: false,
     legalComments: "none",
     banner: { js: "const __importMetaUrl = require('url').pathToFileURL(__filename).href;" },
-    define: { "import.meta.url": "__importMetaUrl" },
+    define: {
+      "import.meta.url": "__importMetaUrl",
+      "import.meta.dirname": "__dirname",
+      "import.meta.filename": "__filename",
+    },
     logLevel: "warning",
   });
   writeFileSync(`bin/${name}`, loader(name));

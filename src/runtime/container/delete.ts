@@ -54,10 +54,12 @@ function isFrozen(rt: Runtime, rec: ContainerRecord): boolean {
 export function cleanup(rt: Runtime, rec: ContainerRecord): void {
   if (rec.cgroupPath) {
     const cg = rt.cgroups;
-    if (cg.exists(rec.cgroupPath)) {
-      if (cg.pids(rec.cgroupPath).length > 0) cg.killAll(rec.cgroupPath, "SIGKILL");
-      cg.destroy(rec.cgroupPath);
-    }
+    // With its own pid namespace, nothing of a container outlives its init: the kernel
+    // kills the rest. Otherwise (or if init still lives) look for stragglers first.
+    const ownPidns = (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
+    if (!ownPidns || alive(rec) ? cg.exists(rec.cgroupPath) && cg.pids(rec.cgroupPath).length > 0 : false)
+      cg.killAll(rec.cgroupPath, "SIGKILL");
+    cg.destroy(rec.cgroupPath);
     removeEmptyDefaultParent(rt, rec.cgroupPath);
   }
   rt.store.remove(rec.id);

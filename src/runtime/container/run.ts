@@ -1,7 +1,7 @@
 import type { Runtime } from "../context.ts";
-import { toState } from "../state.ts";
+import { toState, type ContainerRecord } from "../state.ts";
 import { launch, type CreateOptions } from "./create.ts";
-import { deleteContainer } from "./delete.ts";
+import { cleanup, deleteContainer } from "./delete.ts";
 import { runHooks } from "./hooks.ts";
 
 export interface RunOptions extends CreateOptions {
@@ -57,7 +57,17 @@ export async function run(rt: Runtime, id: string, o: RunOptions): Promise<numbe
   const { code, signal } = await session.exited;
   for (const [s, h] of handlers) process.off(s, h);
   session.close();
-  if (!o.keep) deleteContainer(rt, id, true);
+  if (!o.keep) finish(rt, rec);
   if (signal) return 128 + (signal === "SIGKILL" ? 9 : 15);
   return code ?? 255;
+}
+
+/** Deletes a container that just exited in the foreground: what `delete` does, from memory. */
+function finish(rt: Runtime, rec: ContainerRecord): void {
+  cleanup(rt, rec);
+  try {
+    runHooks("poststop", rec.config.hooks?.poststop, toState(rec, "stopped"));
+  } catch (e) {
+    rt.warn((e as Error).message);
+  }
 }
