@@ -28,7 +28,8 @@ const PRIME = `if (/^(run|create|exec)$/.test(process.argv.find((a, i) => i > 1 
   } catch {}
 }`;
 
-const loader = (name) => `#!/usr/bin/env node
+// The node that builds is the node that runs: naming it saves /usr/bin/env and a PATH search.
+const loader = (name) => `#!${process.execPath}
 "use strict";
 // ${name}: loads ${name}.js with the V8 code cache made by \`make build\` (scripts/build.mjs).
 const { readFileSync, writeFileSync } = require("fs");
