@@ -68,9 +68,10 @@ unit:
 demo: setup build
 	bash scripts/demo.sh
 
-## bench: start-up and lifecycle against runc and crun, ratios printed
+## bench: every benchmark, medians and ratios against the peer measured in the same run
 bench: setup build
 	node --import tsx bench/runtime.bench.ts
+	node --import tsx bench/image.bench.ts
 
 clean:
 	rm -rf bin build
