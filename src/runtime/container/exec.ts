@@ -39,7 +39,7 @@ function inode(path: string): number | undefined {
   }
 }
 
-function execProcess(rt: Runtime, base: Process | undefined, o: ExecOptions): Process {
+function execProcess(base: Process | undefined, o: ExecOptions): Process {
   if (o.processFile) {
     let p: Process;
     try {
@@ -72,7 +72,6 @@ function execProcess(rt: Runtime, base: Process | undefined, o: ExecOptions): Pr
       c[k] = [...new Set([...(c[k] ?? []), ...o.caps])];
     p.capabilities = c;
   }
-  void rt;
   return p;
 }
 
@@ -87,7 +86,7 @@ export async function exec(rt: Runtime, id: string, o: ExecOptions): Promise<{ c
   const status = statusOf(rec, rt.store, () => rt.cgroups.isFrozen(rec.cgroupPath));
   if (status !== "running" && status !== "created")
     throw precondition(`cannot exec in container "${id}": it is ${status}`);
-  const p = execProcess(rt, rec.config.process, o);
+  const p = execProcess(rec.config.process, o);
   if (p.terminal && o.detach && !o.consoleSocket)
     throw invalid("cannot allocate a terminal for a detached exec without --console-socket");
   const pid = rec.pid as number;

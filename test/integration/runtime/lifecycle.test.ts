@@ -34,11 +34,9 @@ function cgroupDirs(id: string): string[] {
 
 test("create leaves the container set up and waiting; start only releases it", () => {
   const id = s.id("split");
-  const out = join(s.dir, `${id}.out`);
   const b = s.bundle(["sh", "-c", `echo ran > /tmp/ran; hostname > /tmp/h; sleep 30`], (c) => {
     c.linux!.cgroupsPath = `/${id}`;
     c.mounts!.push({ destination: "/tmp", type: "bind", source: s.dir, options: ["rbind"] });
-    void out;
   });
   const pidFile = join(s.dir, `${id}.pid`);
   const r = s.rt(["create", "--bundle", b, "--pid-file", pidFile, id]);
@@ -173,7 +171,6 @@ test("a user namespace maps uid 0 inside to an unprivileged uid outside", () => 
     c.mounts!.push({ destination: "/tmp", type: "bind", source: shared, options: ["rbind"] });
     c.linux!.cgroupsPath = `/${id}`;
   });
-  const out = join(s.dir, `${id}.out`);
   const child = spawn(join(REPO, "bin/pier-runtime"), ["--root", s.root, "run", "--bundle", b, id], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -185,7 +182,6 @@ test("a user namespace maps uid 0 inside to an unprivileged uid outside", () => 
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     assert.match(status, /Uid:\s+200000\s+200000\s+200000\s+200000/);
     assert.equal(statSync(join(shared, "owned")).uid, 200000);
-    void out;
   } finally {
     s.rt(["kill", id, "KILL"]);
   }
