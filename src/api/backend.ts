@@ -1,7 +1,7 @@
 /**
  * What the API server needs from the engine, as narrow interfaces. The server's routes
  * translate HTTP ⇄ these calls and these records ⇄ docker's JSON; the engine and image
- * services implement them (an adapter in src/cmd/pierd.ts), and `memory/` holds an
+ * services implement them (the adapter in src/engine/images, composed in src/cmd/pierd.ts), and `memory/` holds an
  * in-memory implementation for tests and for running pierd before the real services.
  *
  * Vocabulary:
@@ -119,12 +119,25 @@ export interface ImageBackend {
   ): Promise<PullResult>;
   /** Pushes `ref` (a repository, with or without tag) to its registry. */
   push(ref: string, opts: { auth?: RegistryAuth }, progress: ProgressSink): Promise<PushResult>;
-  /** A docker-archive tar of these images (refs as given). */
-  save(refs: string[]): Promise<Readable>;
+  /** A tar of these images (refs as given): docker-archive unless `format` says "oci". */
+  save(refs: string[], opts?: { format?: "docker-archive" | "oci" }): Promise<Readable>;
   /** Loads a docker-archive or OCI layout tar. */
   load(archive: Readable, progress: ProgressSink): Promise<LoadResult>;
   /** Removes dangling images (or all unused ones with `all`). */
   prune(opts: { all: boolean }): Promise<{ removed: RemovedItem[]; spaceReclaimed: number }>;
+  /**
+   * A one-layer image from a root file system tarball (plain, gzip or zstd), as docker's
+   * `POST /images/create?fromSrc=-`. Optional: the route refuses by name without it.
+   */
+  importRootfs?(
+    tar: Readable,
+    opts: { name?: string; changes: string[]; message?: string },
+    progress: ProgressSink,
+  ): Promise<{ id: string }>;
+  /** Makes a base image with no network ("busybox[:tag]", "debian:SUITE"). Optional. */
+  bootstrap?(name: string, progress: ProgressSink): Promise<{ id: string; name: string }>;
+  /** Checks credentials against a registry's /v2/ (docker's POST /auth). Optional. */
+  login?(auth: RegistryAuth): Promise<void>;
 }
 
 /** Facts about the host and the daemon, for /info and /version. */

@@ -52,6 +52,11 @@ const COMMANDS: Record<string, Loader> = {
   load: () => import("./commands/load.ts"),
   "image load": () => import("./commands/load.ts"),
   "image prune": () => import("./commands/image-prune.ts"),
+  "image bootstrap": () => import("./commands/image-bootstrap.ts"),
+  import: () => import("./commands/import.ts"),
+  "image import": () => import("./commands/import.ts"),
+  login: () => import("./commands/login.ts"),
+  logout: () => import("./commands/logout.ts"),
 };
 
 const GROUPS = new Set(["image"]);
@@ -65,7 +70,8 @@ function flagHelp(flags: FlagSpec[]): string {
 }
 
 function mainHelp(): string {
-  const names = [...new Set(Object.keys(COMMANDS))].sort();
+  // `registry serve` runs in-process from src/cmd/pier.ts (it needs the registry library).
+  const names = [...new Set([...Object.keys(COMMANDS), "registry serve"])].sort();
   return (
     "Usage:  pier [OPTIONS] COMMAND\n\nA container stack: docker-style commands served by pierd.\n\nCommands:\n" +
     names.map((n) => `  ${n}`).join("\n") +

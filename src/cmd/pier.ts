@@ -9,7 +9,14 @@ async function warmup(): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-(argv[0] === "__warmup" ? warmup() : main(argv)).then(
+// `pier registry serve` runs the registry library here (not through pierd): loaded only for it.
+const run =
+  argv[0] === "__warmup"
+    ? warmup()
+    : argv[0] === "registry"
+      ? import("./registry-serve.ts").then((m) => m.registryMain(argv.slice(1)))
+      : main(argv);
+run.then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.exitCode = 1;

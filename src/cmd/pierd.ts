@@ -1,11 +1,11 @@
 // pierd: the engine as a service, serving the Docker Engine API on a unix socket.
 // This is the composition root: it builds the backends and hands them to the API server.
-// Today the image backend is the in-memory one; wiring the real services means replacing
-// `makeBackends` (an ImageService adapter implementing ImageBackend, see src/api/backend.ts).
-import { MemoryImageBackend } from "../api/memory/images.ts";
+// The image backend is the real image layer (src/engine/images) over the state directory.
+import { join } from "node:path";
 import type { Backends } from "../api/backend.ts";
 import { createApiServer } from "../api/server/index.ts";
 import { describe } from "../common/errors.ts";
+import { ServiceImageBackend } from "../engine/images/index.ts";
 
 const DEFAULT_HOST = "unix:///run/pier/pier.sock";
 const DEFAULT_ROOT = "/var/lib/pier";
@@ -14,6 +14,7 @@ interface Options {
   socketPath: string;
   root: string;
   debug: boolean;
+  insecureRegistries: string[];
 }
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -23,6 +24,9 @@ Serve the Docker Engine API for pier (foreground).
 Options:
   -H, --host string   Daemon socket (default ${DEFAULT_HOST})
       --root string   State directory (default ${DEFAULT_ROOT}, or $PIER_ROOT)
+      --insecure-registry list
+                      Registry (host[:port]) that may be reached over plain http
+                      (localhost and 127.0.0.1 always may)
   -D, --debug         Log every request
   -h, --help          Print usage
 `;
@@ -31,6 +35,7 @@ function parse(argv: string[]): Options | "help" {
   let host = DEFAULT_HOST;
   let root = process.env.PIER_ROOT ?? DEFAULT_ROOT;
   let debug = false;
+  const insecureRegistries: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
@@ -42,18 +47,25 @@ function parse(argv: string[]): Options | "help" {
     };
     if (flag === "-H" || flag === "--host") host = value();
     else if (flag === "--root") root = value();
+    else if (flag === "--insecure-registry") insecureRegistries.push(value());
     else if (flag === "-D" || flag === "--debug") debug = true;
     else if (flag === "-h" || flag === "--help") return "help";
     else throw new Error(`unknown flag: ${a}`);
   }
   if (!host.startsWith("unix://") && !host.startsWith("/"))
     throw new Error(`only unix sockets are supported: ${host}`);
-  return { socketPath: host.startsWith("unix://") ? host.slice(7) : host, root, debug };
+  return { socketPath: host.startsWith("unix://") ? host.slice(7) : host, root, debug, insecureRegistries };
 }
 
-/** The one place backends are chosen. */
-export function makeBackends(opts: { root: string }): Backends {
-  return { images: new MemoryImageBackend(), root: opts.root };
+/** The one place backends are chosen. `close` releases what they hold (the image database). */
+export async function makeBackends(opts: {
+  root: string;
+  insecureRegistries?: string[];
+}): Promise<{ backends: Backends; close(): Promise<void> }> {
+  const images = await ServiceImageBackend.open(join(opts.root, "image"), {
+    insecure: opts.insecureRegistries ?? [],
+  });
+  return { backends: { images, root: opts.root }, close: () => images.close() };
 }
 
 const log = (s: string) => process.stderr.write(`${new Date().toISOString()} pierd: ${s}\n`);
@@ -65,13 +77,22 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const server = createApiServer(makeBackends(opts), opts.debug ? { log, onError: log } : { onError: log });
-  await server.listen(opts.socketPath);
+  const made = await makeBackends(opts);
+  const server = createApiServer(made.backends, opts.debug ? { log, onError: log } : { onError: log });
+  try {
+    await server.listen(opts.socketPath);
+  } catch (err) {
+    await made.close();
+    throw err;
+  }
   log(`listening on unix://${opts.socketPath} (pid ${process.pid}, root ${opts.root})`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log(`${sig}: shutting down`);
-      server.close().then(resolve, resolve);
+      server
+        .close()
+        .then(() => made.close())
+        .then(resolve, resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

@@ -242,10 +242,32 @@ export class ApiClient {
     });
   }
 
-  /** The archive as a stream. */
-  async saveImages(refs: string[]): Promise<IncomingMessage> {
-    const r = await this.call("GET", "/images/get", { query: { names: refs } });
+  /** The archive as a stream (docker-archive, or an OCI layout with `format: "oci"`, a pier extension). */
+  async saveImages(refs: string[], opts: { format?: string } = {}): Promise<IncomingMessage> {
+    const r = await this.call("GET", "/images/get", { query: { names: refs, format: opts.format } });
     return r.body;
+  }
+
+  /** docker import: a rootfs tarball as the body of `POST /images/create?fromSrc=-`. */
+  importImage(
+    tar: Readable,
+    opts: { repo?: string; tag?: string; changes?: string[]; message?: string } = {},
+  ) {
+    return this.stream("POST", "/images/create", {
+      query: { fromSrc: "-", repo: opts.repo, tag: opts.tag, changes: opts.changes, message: opts.message },
+      stream: tar,
+      headers: { "Content-Type": "application/x-tar" },
+    });
+  }
+
+  /** pier's `POST /images/bootstrap?name=`: a base image made without a network. */
+  bootstrapImage(name: string) {
+    return this.stream("POST", "/images/bootstrap", { query: { name } });
+  }
+
+  /** docker's `POST /auth`: checks credentials against a registry. */
+  login(auth: { username?: string; password?: string; serveraddress: string }): Promise<{ Status: string }> {
+    return this.json("POST", "/auth", { body: auth });
   }
 
   loadImages(archive: Readable, opts: { quiet?: boolean } = {}) {

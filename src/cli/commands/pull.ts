@@ -2,6 +2,7 @@
 import { parseReference } from "../../api/client/index.ts";
 import { bool, str } from "../args.ts";
 import type { CommandDef } from "../context.ts";
+import { registryAuthHeader } from "../credentials.ts";
 import { renderProgress } from "../progress.ts";
 
 export const command: CommandDef = {
@@ -20,7 +21,11 @@ export const command: CommandDef = {
     const repo = `${r.domain}/${r.path}`;
     const tag = r.digest ?? r.tag ?? "latest";
     const platform = str(p, "platform");
-    const stream = (await cli.client()).pullImage(repo, tag, platform ? { platform } : {});
+    const auth = registryAuthHeader(r.domain);
+    const stream = (await cli.client()).pullImage(repo, tag, {
+      ...(platform ? { platform } : {}),
+      ...(auth ? { auth } : {}),
+    });
     const quiet = bool(p, "quiet");
     await renderProgress(stream, {
       write: (s) => {

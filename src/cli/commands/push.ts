@@ -2,6 +2,7 @@
 import { parseReference } from "../../api/client/index.ts";
 import { bool } from "../args.ts";
 import type { CommandDef } from "../context.ts";
+import { registryAuthHeader } from "../credentials.ts";
 import { renderProgress } from "../progress.ts";
 
 export const command: CommandDef = {
@@ -19,7 +20,8 @@ export const command: CommandDef = {
     const repo = `${r.domain}/${r.path}`;
     const tag = bool(p, "all-tags") ? undefined : (r.tag ?? "latest");
     const quiet = bool(p, "quiet");
-    await renderProgress((await cli.client()).pushImage(repo, tag), {
+    const auth = registryAuthHeader(r.domain);
+    await renderProgress((await cli.client()).pushImage(repo, tag, auth ? { auth } : {}), {
       write: (s) => {
         if (!quiet) cli.io.out(s);
       },

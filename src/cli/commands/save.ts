@@ -10,13 +10,23 @@ export const command: CommandDef = {
   usage: "save [OPTIONS] IMAGE [IMAGE...]",
   summary: "Save one or more images to a tar archive (streamed to STDOUT by default)",
   minArgs: 1,
-  flags: [{ name: "output", short: "o", kind: "string", help: "Write to a file, instead of STDOUT" }],
+  flags: [
+    { name: "output", short: "o", kind: "string", help: "Write to a file, instead of STDOUT" },
+    {
+      name: "format",
+      kind: "string",
+      help: 'Archive format: "docker-archive" (default) or "oci" (OCI image layout)',
+    },
+  ],
   async run(cli, p) {
     const output = str(p, "output");
     if (output === undefined && cli.io.stdoutIsTTY) {
       throw invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect");
     }
-    const body = await (await cli.client()).saveImages(p.positionals);
+    const format = str(p, "format");
+    if (format !== undefined && format !== "oci" && format !== "docker-archive")
+      throw invalid(`unknown format ${format}: "docker-archive" or "oci"`);
+    const body = await (await cli.client()).saveImages(p.positionals, format === "oci" ? { format } : {});
     if (output === undefined) {
       await pipeline(body, process.stdout);
       return;

@@ -2,11 +2,11 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { invalid, notImplemented } from "../../../common/errors.ts";
-import type { ImageBackend, ImageDetail, ImageInfo, RemovedItem } from "../../backend.ts";
+import type { ImageBackend, ImageDetail, ImageInfo, RegistryAuth, RemovedItem } from "../../backend.ts";
 import { familiar, parseReference } from "../../reference.ts";
 import type { DeleteItem, HistoryItem, ImageInspect, ImageSummary } from "../../types.ts";
 import { compareVersions } from "../../version.ts";
-import { boolParam, registryAuth, sendJson, type Ctx } from "../context.ts";
+import { boolParam, readJson, registryAuth, sendJson, type Ctx } from "../context.ts";
 import { JsonStream } from "../progress.ts";
 import type { ApiServer } from "../server.ts";
 
@@ -79,8 +79,11 @@ export function registerImageRoutes(server: ApiServer, images: ImageBackend): vo
   });
 
   server.post("/images/create", async (ctx) => {
-    if (ctx.query.get("fromSrc") !== null)
-      throw notImplemented("image import (fromSrc) is not implemented yet");
+    const fromSrc = ctx.query.get("fromSrc");
+    if (fromSrc !== null) {
+      await importImage(ctx, images, fromSrc);
+      return;
+    }
     const from = ctx.query.get("fromImage");
     if (!from) throw invalid("fromImage is required");
     const ref = joinRef(from, ctx.query.get("tag"));
@@ -115,6 +118,22 @@ export function registerImageRoutes(server: ApiServer, images: ImageBackend): vo
     out.end();
   });
 
+  server.post("/images/bootstrap", async (ctx) => {
+    const bootstrap = images.bootstrap?.bind(images);
+    if (!bootstrap) throw notImplemented("image bootstrap is not implemented by this daemon");
+    const ref = ctx.query.get("name");
+    if (!ref) throw invalid("name is required (busybox[:tag] or debian:SUITE)");
+    parseReference(ref);
+    const out = new JsonStream(ctx.res);
+    try {
+      const r = await bootstrap(ref, (e) => out.progress(e));
+      out.write({ status: `Bootstrapped ${familiar(r.name)}`, aux: { ID: r.id } });
+    } catch (err) {
+      out.fail(err);
+    }
+    out.end();
+  });
+
   server.post("/images/load", async (ctx) => {
     const quiet = boolParam(ctx.query, "quiet");
     const out = new JsonStream(ctx.res);
@@ -142,6 +161,19 @@ export function registerImageRoutes(server: ApiServer, images: ImageBackend): vo
 
   server.get("/images/get", async (ctx) => {
     await save(ctx, images, ctx.query.getAll("names"));
+  });
+
+  server.post("/auth", async (ctx) => {
+    const login = images.login?.bind(images);
+    if (!login) throw notImplemented("registry login is not implemented by this daemon");
+    const body = (await readJson(ctx.req)) as Record<string, unknown> | undefined;
+    const auth: RegistryAuth = {};
+    for (const k of ["username", "password", "serveraddress"] as const) {
+      const v = body?.[k];
+      if (typeof v === "string" && v !== "") auth[k] = v;
+    }
+    await login(auth);
+    sendJson(ctx.res, 200, { Status: "Login Succeeded", IdentityToken: "" });
   });
 
   server.get("/images/{name*}/json", async (ctx) => {
@@ -206,9 +238,39 @@ export function registerImageRoutes(server: ApiServer, images: ImageBackend): vo
   });
 }
 
+/** docker import: `fromSrc=-` with the tarball as the body (URLs are refused by name). */
+async function importImage(ctx: Ctx, images: ImageBackend, fromSrc: string): Promise<void> {
+  const importRootfs = images.importRootfs?.bind(images);
+  if (!importRootfs) throw notImplemented("image import (fromSrc) is not implemented by this daemon");
+  if (fromSrc !== "-") throw notImplemented(`import from a URL (${fromSrc}): only fromSrc=- is supported`);
+  const repo = ctx.query.get("repo");
+  const target = repo ? joinRef(repo, ctx.query.get("tag")) : undefined;
+  if (target !== undefined) parseReference(target);
+  const message = ctx.query.get("message");
+  const out = new JsonStream(ctx.res);
+  try {
+    const r = await importRootfs(
+      ctx.req as Readable,
+      {
+        changes: ctx.query.getAll("changes"),
+        ...(target !== undefined ? { name: target } : {}),
+        ...(message ? { message } : {}),
+      },
+      () => {},
+    );
+    out.write({ status: r.id });
+  } catch (err) {
+    out.fail(err);
+  }
+  out.end();
+}
+
 async function save(ctx: Ctx, images: ImageBackend, refs: string[]): Promise<void> {
   if (refs.length === 0) throw invalid("no images given to save");
-  const tar = await images.save(refs);
+  const format = ctx.query.get("format");
+  if (format !== null && format !== "oci" && format !== "docker-archive" && format !== "docker")
+    throw invalid(`unknown archive format ${format} (oci or docker-archive)`);
+  const tar = await images.save(refs, format === "oci" ? { format: "oci" } : {});
   ctx.res.writeHead(200, { "Content-Type": "application/x-tar" });
   try {
     await pipeline(tar, ctx.res);
