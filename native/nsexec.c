@@ -55,7 +55,8 @@
 #include <unistd.h>
 
 enum op {
-  OP_JOIN_CGROUP = 1,  // file                       write own (or, after CLONE, the child's) pid to cgroup.procs
+  OP_JOIN_CGROUP = 1,  // file mode                  mode parent: the helper writes the child's pid after
+                       //                            clone; self: the child writes 0 (itself) on release
   OP_SETNS = 2,        // path nstype                open + setns
   OP_CLONE = 3,        // flags mode                 fork into new namespaces; mode: detach|wait
   OP_UID_MAP = 4,      // content                    (parent) write /proc/CHILD/uid_map
@@ -124,6 +125,8 @@ static char exec_path[4096];
 static int go_read = -1;
 static int cgroup_fds[32];
 static size_t ncgroup_fds = 0;
+static int self_cgroup_fds[32];
+static size_t nself_cgroup_fds = 0;
 
 static void writeall(int fd, const void *buf, size_t n) {
   const char *p = buf;
@@ -655,10 +658,19 @@ int main(int argc, char **argv) {
         // Opened now (before any setns changes what /sys/fs/cgroup is), written with the
         // child's pid right after clone: the helper itself never joins, so it never counts
         // against the container's limits (it stays as the parent in wait mode).
-        if (ncgroup_fds == sizeof cgroup_fds / sizeof *cgroup_fds) fail(E2BIG, "too many cgroups");
+        // "self" (cgroup v1 `tasks`): a single-threaded process moving itself skips the
+        // kernel's global threadgroup lock, whose first writer waits for an RCU grace
+        // period (5-20 ms); the child does it the moment it is released.
+        int self = r->argc > 1 && strcmp(r->argv[1].s, "self") == 0;
+        if (ncgroup_fds == sizeof cgroup_fds / sizeof *cgroup_fds ||
+            nself_cgroup_fds == sizeof self_cgroup_fds / sizeof *self_cgroup_fds)
+          fail(E2BIG, "too many cgroups");
         int fd = open(r->argv[0].s, O_WRONLY | O_CLOEXEC);
         if (fd < 0) fail(errno, "open %s", r->argv[0].s);
-        cgroup_fds[ncgroup_fds++] = fd;
+        if (self)
+          self_cgroup_fds[nself_cgroup_fds++] = fd;
+        else
+          cgroup_fds[ncgroup_fds++] = fd;
         break;
       }
       case OP_SETNS: {
@@ -683,6 +695,10 @@ int main(int argc, char **argv) {
           char g;
           readfull(go[0], &g, 1);
           go_read = go[0];
+          for (size_t k = 0; k < nself_cgroup_fds; k++) {
+            if (write(self_cgroup_fds[k], "0", 1) != 1) fail(errno, "join the container's cgroup");
+            close(self_cgroup_fds[k]);
+          }
           // skip the parent's ops
           while (i + 1 < n && plan[i + 1].op != OP_PARENT_DONE) i++;
           i++;
@@ -690,6 +706,7 @@ int main(int argc, char **argv) {
         } else {
           close(go[0]);
           if (relay) close(relay_sock[1]);
+          for (size_t k = 0; k < nself_cgroup_fds; k++) close(self_cgroup_fds[k]);
           signal(SIGPIPE, SIG_IGN);
           in_parent_post = 1;
         }

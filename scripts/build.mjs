@@ -14,19 +14,6 @@ mkdirSync("bin", { recursive: true });
 // The bundles are CommonJS (fastest to load); say so for the extensionless files in bin/.
 writeFileSync("bin/package.json", '{ "type": "commonjs" }\n');
 
-// On cgroup v1 the first move of a process into a cgroup after a quiet spell waits for an
-// RCU grace period (5-20 ms here), and while it waits every fork and exit on the machine
-// waits too. A command that is about to start a container re-writes its own pid into the
-// cgroup it is already in (a no-op move) on the thread pool at once, so that wait overlaps
-// loading the bundle and reading the config, and the real move of the container right
-// after finds the lock warm. Only an optimisation: any failure is ignored.
-const PRIME = `if (/^(run|create|exec)$/.test(process.argv.find((a, i) => i > 1 && !a.startsWith("-") && !/^--?(root|log|log-format)$/.test(process.argv[i - 1])) || "")) {
-  try {
-    const l = readFileSync("/proc/self/cgroup", "utf8").split("\\n").find((x) => /^\\d+:pids:/.test(x)) || "";
-    const p = l.slice(l.indexOf(":/") + 1);
-    if (l) require("fs").writeFile("/sys/fs/cgroup/pids" + (p === "/" ? "" : p) + "/cgroup.procs", String(process.pid), () => {});
-  } catch {}
-}`;
 
 // The node that builds is the node that runs: naming it saves /usr/bin/env and a PATH search.
 const loader = (name) => `#!${process.execPath}
@@ -34,7 +21,6 @@ const loader = (name) => `#!${process.execPath}
 // ${name}: loads ${name}.js with the V8 code cache made by \`make build\` (scripts/build.mjs).
 const { readFileSync, writeFileSync } = require("fs");
 const { Script } = require("vm");
-${name === "pier-runtime" ? PRIME : ""}
 const file = __dirname + "/${name}.js";
 let cachedData;
 try {

@@ -24,7 +24,7 @@ export async function warmup(): Promise<void> {
       spec,
       bundle: "/nonexistent-pier-warmup",
       rootfs: "/nonexistent-pier-warmup/rootfs",
-      cgroupProcs: cg.procsFiles(path),
+      cgroup: { manager: cg, path },
       cgroupMount: () => ({
         version: cg.version,
         sources: cg.mountSources(path),

@@ -105,7 +105,7 @@ export async function launch(
     spec,
     bundle,
     rootfs,
-    cgroupProcs: cg.procsFiles(cgroupPath),
+    cgroup: { manager: cg, path: cgroupPath },
     cgroupMount: () => ({
       version: cg.version,
       sources: cg.mountSources(cgroupPath),

@@ -5,6 +5,7 @@ import { NAMESPACES } from "../../host/linux.ts";
 import type { NamespaceType, Process } from "../../oci/runtime-spec.ts";
 import type { Runtime } from "../context.ts";
 import { HelperSession, type HelperOptions } from "../nsexec.ts";
+import { addCgroupJoin } from "../plan/cgroup-join.ts";
 import { Op, Plan } from "../plan/ops.ts";
 import { addProcessOps, compileSeccompFor } from "../plan/process.ts";
 import { statusOf } from "../state.ts";
@@ -95,8 +96,7 @@ export async function exec(rt: Runtime, id: string, o: ExecOptions): Promise<{ c
   const plan = new Plan();
   if (o.consoleSocket)
     plan.add(Op.CONSOLE_CONNECT, `connect to console socket ${o.consoleSocket}`, resolve(o.consoleSocket));
-  if (rec.cgroupPath)
-    for (const f of rt.cgroups.procsFiles(rec.cgroupPath)) plan.add(Op.JOIN_CGROUP, `open cgroup ${f}`, f);
+  if (rec.cgroupPath) addCgroupJoin(plan, rt.cgroups, rec.cgroupPath);
   const types = new Set((rec.config.linux?.namespaces ?? []).map((n) => n.type));
   for (const t of JOIN_ORDER) {
     if (!types.has(t)) continue;

@@ -1,6 +1,8 @@
 import { invalid } from "../../common/errors.ts";
 import { NAMESPACES } from "../../host/linux.ts";
 import type { IdMapping, Namespace, Spec } from "../../oci/runtime-spec.ts";
+import type { CgroupManager } from "../../cgroups/index.ts";
+import { addCgroupJoin } from "./cgroup-join.ts";
 import { Op, Plan } from "./ops.ts";
 import { addProcessOps, type CompiledSeccomp } from "./process.ts";
 import { addPostPivotOps, addRootfsOps, type CgroupMountInfo } from "./rootfs.ts";
@@ -10,7 +12,8 @@ export interface InitPlanInput {
   bundle: string;
   rootfs: string;
   /** cgroup.procs files the helper joins before cloning. */
-  cgroupProcs: string[];
+  /** The cgroup manager and the container's cgroup path: the process joins it. */
+  cgroup: { manager: CgroupManager; path: string };
   cgroupMount: () => CgroupMountInfo;
   /** create: wait on the exec fifo for `start`; run: wait for a SYNC from this process. */
   mode: "create" | "run";
@@ -71,7 +74,7 @@ export function buildInitPlan(i: InitPlanInput): Plan {
   if (i.consoleSocket)
     plan.add(Op.CONSOLE_CONNECT, `connect to console socket ${i.consoleSocket}`, i.consoleSocket);
   if (i.mode === "create") plan.add(Op.MKFIFO, "create the exec fifo", i.fifoPath, "622");
-  for (const f of i.cgroupProcs) plan.add(Op.JOIN_CGROUP, `open cgroup ${f}`, f);
+  addCgroupJoin(plan, i.cgroup.manager, i.cgroup.path);
   const joins = nss.filter((n) => n.path);
   joins.sort((a, b) => (a.type === "user" ? -1 : b.type === "user" ? 1 : 0));
   for (const n of joins)
