@@ -120,7 +120,7 @@ export class ContentStore {
     } catch (err) {
       throw wrap(err, `blob ${digest}`);
     }
-    return fh.createReadStream(range);
+    return fh.createReadStream({ ...range, highWaterMark: 1 << 20 });
   }
 
   /** The whole blob, verified against its digest; refused above `maxSize`. */
