@@ -14,7 +14,6 @@ mkdirSync("bin", { recursive: true });
 // The bundles are CommonJS (fastest to load); say so for the extensionless files in bin/.
 writeFileSync("bin/package.json", '{ "type": "commonjs" }\n');
 
-
 // The node that builds is the node that runs: naming it saves /usr/bin/env and a PATH search.
 const loader = (name) => `#!${process.execPath}
 "use strict";
