@@ -7,7 +7,13 @@
  * status, message from the body); no daemon at the socket is Unavailable with
  * `connectFailed` set, which the CLI uses to start pierd.
  */
-import { Agent, request, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import {
+  Agent,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type RequestOptions as HttpRequestOptions,
+} from "node:http";
 import type { Readable } from "node:stream";
 import { PierError, type ErrorKind } from "../../common/errors.ts";
 import type {
@@ -154,10 +160,13 @@ export class ApiClient {
         {
           socketPath: this.socketPath,
           agent: this.agent,
+          // No TLS server name to work out: saves the agent compiling net's IPv6 regexp
+          // on the first request (about 5 ms of the CLI's start-up).
+          servername: "",
           method,
           path: `${prefix}${path}${q ? `?${q}` : ""}`,
           headers: { Host: "pier", ...headers },
-        },
+        } as HttpRequestOptions,
         (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
       );
       req.on("error", (e: NodeJS.ErrnoException) => {
