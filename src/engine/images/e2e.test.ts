@@ -163,6 +163,42 @@ describe(
       assert.match(images.stdout, new RegExp(`^127.0.0.1:${regPort}/viadocker:3$`, "m"));
     });
 
+    test(
+      "the docker CLI against pierd: inspect, history, save/rmi/load, save to stdout",
+      { skip: !hasDocker && "no docker CLI" },
+      async () => {
+        const id = (await ok(["image", "inspect", "--format", "{{.Id}}", "busybox"])).trim();
+        const ins = docker(["image", "inspect", "busybox:latest", "--format", "{{.Id}} {{.Created}}"]);
+        assert.equal(ins.status, 0, ins.stderr);
+        const [gotId, created] = ins.stdout.trim().split(" ");
+        assert.equal(gotId, id);
+        assert.match(created ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+        assert.ok(!Number.isNaN(Date.parse(created!)), created);
+        const hist = docker(["history", "busybox"]);
+        assert.equal(hist.status, 0, hist.stderr);
+        assert.match(hist.stdout.split("\n")[0]!, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT/);
+        assert.match(hist.stdout.split("\n")[1]!, new RegExp(`^${id.slice(7, 19)}`));
+        const tar = join(dir, "docker-save.tar");
+        const save = docker(["save", "-o", tar, "busybox:latest"]);
+        assert.equal(save.status, 0, save.stderr);
+        const rmi = docker(["rmi", "busybox:latest"]);
+        assert.equal(rmi.status, 0, rmi.stderr);
+        assert.notEqual(docker(["image", "inspect", "busybox:latest"]).status, 0);
+        const load = docker(["load", "-i", tar]);
+        assert.equal(load.status, 0, load.stderr);
+        assert.match(load.stdout, /Loaded image: busybox:latest/);
+        const back = docker(["image", "inspect", "busybox:latest", "--format", "{{.Id}}"]);
+        assert.equal(back.status, 0, back.stderr);
+        assert.equal(back.stdout.trim(), id);
+        const list = spawnSync("sh", ["-c", "docker save busybox | tar -t"], {
+          env: { ...env, DOCKER_HOST: `unix://${sock}` },
+          encoding: "utf8",
+        });
+        assert.equal(list.status, 0, list.stderr);
+        assert.match(list.stdout, /^manifest\.json$/m);
+      },
+    );
+
     test("login checks credentials, stores them like docker; push uses them; logout", async () => {
       const out = await start(
         [

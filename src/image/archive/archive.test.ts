@@ -149,6 +149,67 @@ test("podman loads our docker archive", { ...opts, skip: skip || (!hasPodman && 
   assert.match(out, new RegExp(`${ids.busybox!.slice(7)} docker.io/library/busybox:latest`));
 });
 
+test(
+  "podman's docker and OCI archives of an imported rootfs load with podman's diff_ids",
+  { ...opts, skip: skip || (!hasPodman && "needs podman") },
+  async () => {
+    const p = join(s.dir, "podman-import");
+    mkdirSync(join(p, "rootfs/etc"), { recursive: true });
+    writeFileSync(join(p, "rootfs/etc/os-release"), "ID=podman-import\n");
+    writeFileSync(join(p, "containers.conf"), "");
+    const rootfs = join(p, "rootfs.tar");
+    execFileSync("tar", ["-C", join(p, "rootfs"), "-cf", rootfs, "."]);
+    const podman = (...args: string[]) =>
+      execFileSync(
+        "podman",
+        [
+          "--root",
+          join(p, "root"),
+          "--runroot",
+          join(p, "run"),
+          "--storage-driver",
+          "vfs",
+          "--cgroup-manager",
+          "cgroupfs",
+          "--events-backend",
+          "none",
+          ...args,
+        ],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, CONTAINERS_CONF: join(p, "containers.conf") },
+        },
+      ).toString();
+    podman("import", rootfs, "localhost/podimp:1");
+    const layers = JSON.parse(
+      podman("image", "inspect", "--format", "{{json .RootFS.Layers}}", "localhost/podimp:1"),
+    ) as string[];
+    assert.equal(layers.length, 1);
+    const podmanId = `sha256:${podman("image", "inspect", "--format", "{{.Id}}", "localhost/podimp:1").trim()}`;
+    assert.match(layers[0]!, /^sha256:[0-9a-f]{64}$/);
+    const a = join(p, "A.tar");
+    const b = join(p, "B.tar");
+    podman("save", "--format", "docker-archive", "-o", a, "localhost/podimp:1");
+    podman("save", "--format", "oci-archive", "-o", b, "localhost/podimp:1");
+    for (const [tar, format] of [
+      [a, "docker-archive"],
+      [b, "oci"],
+    ] as const) {
+      const svc = await fresh(`load-podman-${format}`);
+      try {
+        const r = await load(svc, tar);
+        assert.equal(r.format, format);
+        assert.deepEqual(r.ids, [podmanId], format); // the same config, so the same ID
+        const ri = await svc.inspect(r.ids[0]!);
+        assert.equal(ri.RootFS.Type, "layers");
+        assert.deepEqual(ri.RootFS.Layers, layers, format);
+      } finally {
+        await svc.close();
+      }
+    }
+  },
+);
+
 /** A copy of `tar` with one byte of the body of the entry `name` flipped. */
 function corrupt(tar: string, match: (name: string, size: number) => boolean, out: string): void {
   const b = Buffer.from(readFileSync(tar));
