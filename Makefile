@@ -8,7 +8,7 @@ APT_PACKAGES := busybox-static runc crun podman containerd skopeo umoci buildah 
   iproute2 iptables uidmap containernetworking-plugins lxcfs hyperfine procps bsdutils psmisc catatonit debootstrap \
   gcc make libc6-dev valgrind
 
-NATIVE := bin/pier-nsexec bin/pier-fsops
+NATIVE := bin/pier-nsexec bin/pier-fsops bin/pier-monitor
 TOOLS := $(patsubst native/tools/%.c,build/tools/%,$(wildcard native/tools/*.c))
 TS_SRC := $(shell find src scripts -name '*.ts' -o -name '*.mjs' 2>/dev/null)
 
@@ -42,6 +42,10 @@ bin/pier-nsexec: native/nsexec.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 bin/pier-fsops: native/fsops.c
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $<
+
+bin/pier-monitor: native/monitor.c
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $<
 
