@@ -1,6 +1,6 @@
 /**
- * Names as the distribution spec and docker spell them, kept small and local
- * to the registry code:
+ * Names as the distribution spec and docker spell them (references are parsed by
+ * the image layer's parser, src/image/service/reference.ts, so both agree):
  *
  *   repository  `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
  *   tag         `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
@@ -10,8 +10,7 @@
  * "localhost"; otherwise the registry is docker.io and a one-component
  * repository gets "library/" (docker's rule).
  */
-import { invalid } from "../common/errors.ts";
-import { isDigest } from "../image/digest.ts";
+import { parseReference as parseImageReference } from "../image/service/reference.ts";
 
 export const DEFAULT_REGISTRY = "docker.io";
 /** Where docker.io's distribution API actually lives. */
@@ -20,8 +19,6 @@ export const DOCKER_HUB_ENDPOINT = "registry-1.docker.io";
 const COMPONENT = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*";
 const REPOSITORY_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const DOMAIN_RE =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
 
 export function isRepositoryName(s: string): boolean {
   return s.length <= 255 && REPOSITORY_RE.test(s);
@@ -40,40 +37,12 @@ export interface RegistryReference {
   digest?: string;
 }
 
+/** Parses `[registry/]repository[:tag][@digest]` by docker's rules (the image layer's parser). */
 export function parseReference(s: string): RegistryReference {
-  let rest = s;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw invalid(`reference ${s}: invalid digest`);
-  }
-  let tag: string | undefined;
-  const slash = rest.lastIndexOf("/");
-  const colon = rest.lastIndexOf(":");
-  if (colon > slash) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!isTag(tag)) throw invalid(`reference ${s}: invalid tag ${JSON.stringify(tag)}`);
-  }
-  let registry = DEFAULT_REGISTRY;
-  const first = rest.indexOf("/");
-  if (first >= 0) {
-    const head = rest.slice(0, first);
-    if (head.includes(".") || head.includes(":") || head === "localhost") {
-      if (!DOMAIN_RE.test(head)) throw invalid(`reference ${s}: invalid registry ${JSON.stringify(head)}`);
-      registry = head;
-      rest = rest.slice(first + 1);
-    }
-  }
-  if (registry === DEFAULT_REGISTRY && !rest.includes("/")) rest = `library/${rest}`;
-  if (!isRepositoryName(rest))
-    throw invalid(`reference ${s}: invalid repository name ${JSON.stringify(rest)}`);
-  if (tag === undefined && digest === undefined) tag = "latest";
-  const ref: RegistryReference = { registry, repository: rest };
-  if (tag !== undefined) ref.tag = tag;
-  if (digest !== undefined) ref.digest = digest;
+  const r = parseImageReference(s);
+  const ref: RegistryReference = { registry: r.domain, repository: r.path };
+  if (r.tag !== undefined) ref.tag = r.tag;
+  if (r.digest !== undefined) ref.digest = r.digest;
   return ref;
 }
 
