@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,26 @@ function freePort(): Promise<number> {
       const a = s.address();
       s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
     });
+  });
+}
+
+/** POST /images/create on the engine socket and drain the progress stream, as a client does. */
+function apiPull(sock: string, ref: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: sock, method: "POST", path: `/v1.43/images/create?fromImage=${encodeURIComponent(ref)}` },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () =>
+          res.statusCode === 200 && !body.includes('"error"')
+            ? resolve()
+            : reject(new Error(`pull ${ref}: ${res.statusCode} ${body}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end();
   });
 }
 
@@ -91,9 +112,10 @@ async function main(): Promise<void> {
     // The same pull as a user types it: `pier pull` through a running, warmed-up pierd;
     // each run pulls a different image of the same shape, so nothing is already there.
     const cli: number[] = [];
+    const api: number[] = [];
     const bin = join(import.meta.dirname, "../bin");
     const refs: string[] = [];
-    for (let i = 0; i <= N; i++) {
+    for (let i = 0; i <= 2 * N; i++) {
       const other: Record<string, Buffer>[] = layers.map((files) =>
         Object.fromEntries(Object.keys(files).map((k) => [k, randomBytes(FILE_SIZE)])),
       );
@@ -114,6 +136,11 @@ async function main(): Promise<void> {
       }
       for (const [i, r] of refs.entries()) {
         const t = process.hrtime.bigint();
+        if (i > N) {
+          await apiPull(sock, r);
+          api.push(ms(t));
+          continue;
+        }
         must(spawnSync(join(bin, "pier"), ["-H", `unix://${sock}`, "pull", "-q", r]), "pier pull");
         if (i > 0) cli.push(ms(t)); // the first one warms pierd up
       }
@@ -123,15 +150,25 @@ async function main(): Promise<void> {
     }
     const mp = median(pier);
     const mc = median(cli);
+    const ma = median(api);
     const msk = median(skopeo);
     console.log(
       `\n== pull of a ${LAYERS}-layer image (~${((LAYERS * FILES * FILE_SIZE) / 1e6).toFixed(0)} MB) from docker-registry on 127.0.0.1, ${N} runs each`,
     );
     console.log(`pier pull (CLI→pierd) median ${fmt(mc)}`);
+    console.log(`pierd pull (API call) median ${fmt(ma)}`);
     console.log(`pier pull (library)   median ${fmt(mp)}`);
     console.log(`skopeo copy dir:      median ${fmt(msk)}`);
     console.log(`ratio pier pull (CLI) / skopeo = ${(mc / msk).toFixed(2)}  (target <= 1.00)`);
+    console.log(`ratio pierd (API) / skopeo = ${(ma / msk).toFixed(2)}`);
     console.log(`ratio pier (library) / skopeo = ${(mp / msk).toFixed(2)}`);
+    const node: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = process.hrtime.bigint();
+      must(spawnSync(process.execPath, ["-e", "0"]), "node -e 0");
+      node.push(ms(t));
+    }
+    console.log(`node -e 0 (start-up the CLI figure includes) median ${fmt(median(node))}`);
 
     // Unpack: pier's snapshots vs umoci from an OCI layout of the same image.
     const layout = join(dir, "layout");

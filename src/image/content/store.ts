@@ -408,7 +408,7 @@ export class IngestWriter {
           `ingest ${this.ref}: content has digest ${digest}, expected ${this.opts.expected}`,
         );
       }
-      await this.fh.sync();
+      await this.fh.datasync(); // the bytes; the rename and the directory fsync below publish them
       await this.fh.chmod(0o444);
       await this.fh.close();
       const target = this.store.blobPath(digest);
@@ -525,12 +525,16 @@ async function readMeta(dir: string): Promise<IngestMeta | undefined> {
   }
 }
 
+/**
+ * Replaces `path` by rename, so readers see the old or the new content. Not
+ * fsync'ed: the ingest meta only serves a resume, and one lost in a crash makes
+ * the next writer start the ingest over, which is always correct.
+ */
 async function writeAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o600);
   try {
     await fh.writeFile(data);
-    await fh.sync();
   } finally {
     await fh.close();
   }
