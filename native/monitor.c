@@ -3,7 +3,8 @@
  * every path and both command lines come from argv.
  *
  * usage: pier-monitor -p MONITOR_PID_FILE -C CREATE_PID_FILE -c PID_FILE -l LOG_FILE
- *                     -e EXIT_FILE [-i STDIN_FIFO] -- CREATE_ARGV... -- START_ARGV...
+ *                     -e EXIT_FILE [-i STDIN_FIFO] [-k CTL_FIFO] [-t CONSOLE_SOCKET]
+ *                     -- CREATE_ARGV... -- [START_ARGV...]
  *
  * The first process double-forks (setsid in between) and exits once the monitor exists, so
  * the monitor outlives its caller. The monitor is a child subreaper, writes its pid to
@@ -11,9 +12,18 @@
  * STDIN_FIFO, stdout and stderr to pipes it reads), reads the container pid from
  * CREATE_PID_FILE (the runtime's init process is reparented to the monitor), runs
  * START_ARGV, then publishes the pid in PID_FILE. Output goes into LOG_FILE in docker's
- * json-file format (partial lines split at 16 KiB). When the container's process exits,
+ * json-file format: one record per line, lines split at 16 KiB, and an unfinished line as
+ * a partial record (no trailing newline) once the process has paused writing. When the container's process exits,
  * its status goes to EXIT_FILE (temp file + rename) and the monitor exits. A failed create
  * or start is recorded in EXIT_FILE with an "error" field.
+ *
+ * Stdin: with -i, what is written into STDIN_FIFO reaches the container's stdin (a pipe,
+ * or the terminal); without it, stdin is /dev/null. With -t, the monitor listens on
+ * CONSOLE_SOCKET (CREATE_ARGV passes it to the runtime as --console-socket), receives the
+ * terminal's master over SCM_RIGHTS and logs what the terminal prints as "stdout".
+ * CTL_FIFO takes one command per line: "c" closes stdin (EOF; ^D on a terminal), and
+ * "r ROWS COLS" resizes the terminal. With no START_ARGV (an exec with --detach), the
+ * process whose pid the runtime wrote to CREATE_PID_FILE is the one watched.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,16 +33,20 @@
 #include <stdio.h> /* rename() only: no stdio buffering is used */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 16384
 
-static const char *mon_pid_file, *create_pid_file, *pid_file, *log_file, *exit_file, *stdin_fifo;
+static const char *mon_pid_file, *create_pid_file, *pid_file, *log_file, *exit_file, *stdin_fifo, *ctl_fifo,
+    *console_socket;
 static int log_fd = -1;
 
 static size_t slen(const char *s) { return strlen(s); }
@@ -186,16 +200,20 @@ struct stream {
   size_t len;
   char buf[LINE_MAX_BYTES];
 };
-static struct stream streams[2];
+static struct stream streams[3]; /* stdout, stderr, the terminal */
+#define NSTREAMS 3
+static void forget_fd(int fd);
 
 /* Reads what is there; returns 0 at EOF or error (fd closed), 1 otherwise. */
 static int pump(struct stream *st) {
   char in[4096];
   ssize_t n = read(st->fd, in, sizeof in);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+  /* A terminal's master reads EIO once no slave is open: that is its EOF. */
   if (n <= 0) {
     if (st->len) log_record(st->name, st->buf, st->len);
     st->len = 0;
+    forget_fd(st->fd);
     close(st->fd);
     st->fd = -1;
     return 0;
@@ -206,6 +224,12 @@ static int pump(struct stream *st) {
       log_record(st->name, st->buf, st->len);
       st->len = 0;
     }
+  }
+  /* An unfinished line (a prompt, a progress bar) goes out as a partial record once nothing
+   * more is waiting, so followers see it at once; readers join partial records again. */
+  if (st->len) {
+    struct pollfd p = {.fd = st->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 0) log_record(st->name, st->buf, st->len), st->len = 0;
   }
   return 1;
 }
@@ -298,31 +322,168 @@ static void finish_streams(int wait_ms) {
   /* The container is gone: take what is left in the pipes (its own children may still
    * hold them when it shares the host's pid namespace, so do not wait for EOF forever). */
   for (;;) {
-    struct pollfd p[2];
+    struct pollfd p[NSTREAMS];
     int np = 0;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < NSTREAMS; i++)
       if (streams[i].fd >= 0) p[np].fd = streams[i].fd, p[np].events = POLLIN, np++;
     if (np == 0) break;
     int r = poll(p, (nfds_t)np, wait_ms);
     if (r <= 0) break;
     for (int i = 0; i < np; i++)
       if (p[i].revents)
-        for (int j = 0; j < 2; j++)
+        for (int j = 0; j < NSTREAMS; j++)
           if (streams[j].fd == p[i].fd) pump(&streams[j]);
   }
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < NSTREAMS; i++)
     if (streams[i].fd >= 0 && streams[i].len) log_record(streams[i].name, streams[i].buf, streams[i].len);
 }
 
 static void usage(void) {
-  put_err("usage: pier-monitor -p MONPID -C CREATEPID -c PIDFILE -l LOG -e EXIT [-i FIFO] -- CREATE... -- START...",
+  put_err("usage: pier-monitor -p MONPID -C CREATEPID -c PIDFILE -l LOG -e EXIT [-i FIFO] [-k CTL] [-t SOCK] "
+          "-- CREATE... -- [START...]",
           NULL);
   _exit(2);
 }
 
+/* ---- stdin: STDIN_FIFO → the container's stdin (a pipe or the terminal's master) ---- */
+static int in_fifo = -1, in_target = -1, ctl_fd = -1, tty_master = -1;
+static char in_buf[4096];
+static size_t in_len, in_off;
+static char ctl_buf[256];
+static size_t ctl_len;
+
+static void forget_fd(int fd) {
+  if (fd == tty_master) {
+    if (in_target == tty_master) in_target = -1;
+    tty_master = -1;
+  }
+}
+
+static void close_stdin(void) {
+  if (tty_master >= 0) {
+    /* A terminal has no half-close: ^D at the start of a line is its end of input. */
+    if (write(tty_master, "\004", 1) < 0) {
+    }
+    return;
+  }
+  if (in_target >= 0) close(in_target), in_target = -1;
+  if (in_fifo >= 0) close(in_fifo), in_fifo = -1;
+  in_len = in_off = 0;
+}
+
+static void flush_stdin(void) {
+  while (in_target >= 0 && in_off < in_len) {
+    ssize_t n = write(in_target, in_buf + in_off, in_len - in_off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      close_stdin(); /* the container closed its stdin */
+      return;
+    }
+    in_off += (size_t)n;
+  }
+  if (in_off == in_len) in_len = in_off = 0;
+}
+
+static void read_stdin(void) {
+  if (in_len) return;
+  ssize_t n = read(in_fifo, in_buf, sizeof in_buf);
+  if (n <= 0) return; /* we hold a writer too: no EOF, only EAGAIN */
+  in_len = (size_t)n, in_off = 0;
+  flush_stdin();
+}
+
+static void ctl_command(char *line) {
+  if (line[0] == 'c') {
+    flush_stdin();
+    close_stdin();
+  } else if (line[0] == 'r' && tty_master >= 0) {
+    char *end;
+    long rows = strtol(line + 1, &end, 10), cols = strtol(end, NULL, 10);
+    if (rows > 0 && cols > 0 && rows < 65536 && cols < 65536) {
+      struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+      ioctl(tty_master, TIOCSWINSZ, &ws);
+    }
+  }
+}
+
+static void read_ctl(void) {
+  ssize_t n = read(ctl_fd, ctl_buf + ctl_len, sizeof ctl_buf - 1 - ctl_len);
+  if (n <= 0) return;
+  ctl_len += (size_t)n;
+  for (;;) {
+    char *nl = memchr(ctl_buf, '\n', ctl_len);
+    if (!nl) {
+      if (ctl_len == sizeof ctl_buf - 1) ctl_len = 0; /* no command is that long */
+      return;
+    }
+    *nl = 0;
+    ctl_command(ctl_buf);
+    size_t used = (size_t)(nl - ctl_buf) + 1;
+    memmove(ctl_buf, nl + 1, ctl_len - used);
+    ctl_len -= used;
+  }
+}
+
+/* ---- the console socket: the runtime sends the terminal's master here ---- */
+static int listen_console(const char *path) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (slen(path) >= sizeof a.sun_path) return errno = ENAMETOOLONG, -1;
+  strcpy(a.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int recv_master(int lfd) {
+  int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return -1;
+  char data[256];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+  close(c);
+  if (n < 0) return -1;
+  struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+  if (!h || h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) return errno = EBADMSG, -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(h), sizeof fd);
+  return fd;
+}
+
+/* Runs CREATE_ARGV; with a console socket, takes the master while it runs. */
+static int run_create(char **argv, int in, int out, int err, int lfd) {
+  pid_t cp = spawn(argv, in, out, err);
+  if (cp < 0) return -1;
+  if (lfd < 0) return wait_for(cp);
+  for (;;) {
+    int st;
+    pid_t r = waitpid(cp, &st, WNOHANG);
+    if (r == cp) {
+      /* It may have sent the master just before exiting. */
+      struct pollfd p = {.fd = lfd, .events = POLLIN};
+      if (tty_master < 0 && poll(&p, 1, 0) > 0) tty_master = recv_master(lfd);
+      return st;
+    }
+    if (r < 0 && errno != EINTR) return -1;
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    if (tty_master < 0 && poll(&p, 1, 20) > 0) tty_master = recv_master(lfd);
+    else if (tty_master >= 0) usleep(2000);
+  }
+}
+
 int main(int argc, char **argv) {
   int opt;
-  while ((opt = getopt(argc, argv, "+p:C:c:l:e:i:")) != -1) {
+  while ((opt = getopt(argc, argv, "+p:C:c:l:e:i:k:t:")) != -1) {
     switch (opt) {
       case 'p': mon_pid_file = optarg; break;
       case 'C': create_pid_file = optarg; break;
@@ -330,6 +491,8 @@ int main(int argc, char **argv) {
       case 'l': log_file = optarg; break;
       case 'e': exit_file = optarg; break;
       case 'i': stdin_fifo = optarg; break;
+      case 'k': ctl_fifo = optarg; break;
+      case 't': console_socket = optarg; break;
       default: usage();
     }
   }
@@ -341,13 +504,30 @@ int main(int argc, char **argv) {
       start_argv = argv + i + 1;
       break;
     }
-  if (!create_argv[0] || !start_argv || !start_argv[0]) usage();
+  if (!create_argv[0] || !start_argv) usage();
 
   /* Everything that can fail on bad input is checked before detaching. */
   log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) die(log_file);
-  int in = open(stdin_fifo ? stdin_fifo : "/dev/null", (stdin_fifo ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (in < 0) die(stdin_fifo ? stdin_fifo : "/dev/null");
+  int in = -1, in_p[2] = {-1, -1};
+  if (stdin_fifo) {
+    /* Held open for writing too, so writers coming and going never make an EOF. */
+    in_fifo = open(stdin_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (in_fifo < 0) die(stdin_fifo);
+    if (!console_socket) {
+      if (pipe2(in_p, O_CLOEXEC) < 0) die("pipe");
+      in = in_p[0], in_target = in_p[1];
+      fcntl(in_target, F_SETFL, O_NONBLOCK);
+    }
+  }
+  if (in < 0) in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0) die("/dev/null");
+  if (ctl_fifo) {
+    ctl_fd = open(ctl_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (ctl_fd < 0) die(ctl_fifo);
+  }
+  int lfd = -1;
+  if (console_socket && (lfd = listen_console(console_socket)) < 0) die(console_socket);
   int out_p[2], err_p[2];
   if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) die("pipe");
 
@@ -380,16 +560,27 @@ int main(int argc, char **argv) {
 
   streams[0].name = "stdout", streams[0].fd = out_p[0];
   streams[1].name = "stderr", streams[1].fd = err_p[0];
+  streams[2].name = "stdout", streams[2].fd = -1;
 
-  pid_t cp = spawn(create_argv, in, out_p[1], err_p[1]);
-  int st = cp < 0 ? -1 : wait_for(cp);
+  int st = run_create(create_argv, in, out_p[1], err_p[1], lfd);
+  if (in_p[0] >= 0) close(in_p[0]);
+  if (lfd >= 0) close(lfd), unlink(console_socket);
   if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     close(out_p[1]), close(err_p[1]);
     finish_streams(100);
     write_exit(-1, 0, "create failed");
     return 1;
   }
-  close(in);
+  if (console_socket && tty_master < 0) {
+    close(out_p[1]), close(err_p[1]);
+    finish_streams(100);
+    write_exit(-1, 0, "no terminal from the runtime");
+    return 1;
+  }
+  if (tty_master >= 0) {
+    streams[2].fd = tty_master;
+    if (in_fifo >= 0) in_target = tty_master;
+  }
   pid_t ctr = read_pid(create_pid_file);
   if (ctr < 0) {
     close(out_p[1]), close(err_p[1]);
@@ -397,23 +588,37 @@ int main(int argc, char **argv) {
     write_exit(-1, 0, "no container pid after create");
     return 1;
   }
-  /* start's own messages go to the container's stderr, as create's did. */
-  pid_t sp = spawn(start_argv, devnull, out_p[1], err_p[1]);
-  close(out_p[1]), close(err_p[1]);
-  st = sp < 0 ? -1 : wait_for(sp);
-  if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    finish_streams(100);
-    write_exit(-1, 0, "start failed");
-    return 1;
+  if (start_argv[0]) {
+    /* start's own messages go to the container's stderr, as create's did. */
+    pid_t sp = spawn(start_argv, devnull, out_p[1], err_p[1]);
+    close(out_p[1]), close(err_p[1]);
+    st = sp < 0 ? -1 : wait_for(sp);
+    if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      finish_streams(100);
+      write_exit(-1, 0, "start failed");
+      return 1;
+    }
+  } else {
+    close(out_p[1]), close(err_p[1]);
   }
   write_pid(pid_file, ctr);
 
   int done = 0, code = 0, sig = 0;
   while (!done) {
-    struct pollfd p[3];
+    struct pollfd p[3 + NSTREAMS];
     int np = 0;
     p[np].fd = sfd, p[np].events = POLLIN, np++;
-    for (int i = 0; i < 2; i++)
+    int in_i = -1, ctl_i = -1;
+    if (in_fifo >= 0 && in_target >= 0) {
+      in_i = np;
+      /* Read more only when what we hold went out; else wait for room. */
+      if (in_len) p[np].fd = in_target, p[np].events = POLLOUT;
+      else p[np].fd = in_fifo, p[np].events = POLLIN;
+      np++;
+    }
+    if (ctl_fd >= 0) ctl_i = np, p[np].fd = ctl_fd, p[np].events = POLLIN, np++;
+    int first_stream = np;
+    for (int i = 0; i < NSTREAMS; i++)
       if (streams[i].fd >= 0) p[np].fd = streams[i].fd, p[np].events = POLLIN, np++;
     /* Reap first: the container may have exited while start ran. */
     int ws;
@@ -425,6 +630,11 @@ int main(int argc, char **argv) {
         else code = WEXITSTATUS(ws);
       }
     if (done) break;
+    if (r < 0 && errno == ECHILD && kill(ctr, 0) < 0) {
+      /* Not our child (an exec whose runtime did not hand it to us): it is gone. */
+      code = -1;
+      break;
+    }
     if (poll(p, (nfds_t)np, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -434,9 +644,14 @@ int main(int argc, char **argv) {
       while (read(sfd, &si, sizeof si) > 0) {
       }
     }
-    for (int i = 1; i < np; i++)
+    if (in_i >= 0 && p[in_i].revents) {
+      if (in_len) flush_stdin();
+      else read_stdin();
+    }
+    if (ctl_i >= 0 && p[ctl_i].revents) read_ctl();
+    for (int i = first_stream; i < np; i++)
       if (p[i].revents)
-        for (int j = 0; j < 2; j++)
+        for (int j = 0; j < NSTREAMS; j++)
           if (streams[j].fd == p[i].fd) pump(&streams[j]);
   }
   finish_streams(50);

@@ -28,8 +28,14 @@ export interface MonitorOptions {
   monitorPidFile: string;
   /** The monitor binary; default bin/pier-monitor. */
   monitorBin?: string;
-  /** A fifo for the container's stdin (default /dev/null). */
+  /** A fifo whose bytes reach the container's stdin (default: stdin is /dev/null). */
   stdinFifo?: string;
+  /** A fifo for commands: "c\n" closes stdin, "r ROWS COLS\n" resizes the terminal. */
+  ctlFifo?: string;
+  /** Give the process a terminal: the monitor takes its master on this socket path. */
+  consoleSocket?: string;
+  /** Run a process in the running container (runtime exec --detach) instead of create+start. */
+  exec?: { processFile: string };
   /** Extra global options for the runtime (e.g. --log FILE). */
   runtimeArgs?: string[];
   /** How long to wait for the container to start; default 30 s. */
@@ -79,7 +85,15 @@ export function monitorArgs(o: MonitorOptions): string[] {
   const args = ["-p", resolve(o.monitorPidFile), "-C", createPid, "-c", pidFile];
   args.push("-l", resolve(o.logPath), "-e", resolve(o.exitPath));
   if (o.stdinFifo) args.push("-i", resolve(o.stdinFifo));
-  args.push("--", ...rt, "create", "--bundle", resolve(o.bundle), "--pid-file", createPid, o.id);
+  if (o.ctlFifo) args.push("-k", resolve(o.ctlFifo));
+  const tty = o.consoleSocket ? ["--console-socket", resolve(o.consoleSocket)] : [];
+  if (o.consoleSocket) args.push("-t", resolve(o.consoleSocket));
+  if (o.exec) {
+    const p = ["exec", "--detach", "--pid-file", createPid, "--process", resolve(o.exec.processFile)];
+    args.push("--", ...rt, ...p, ...tty, o.id, "--");
+    return args;
+  }
+  args.push("--", ...rt, "create", "--bundle", resolve(o.bundle), "--pid-file", createPid, ...tty, o.id);
   args.push("--", ...rt, "start", o.id);
   return args;
 }
