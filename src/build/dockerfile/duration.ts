@@ -21,7 +21,8 @@ const UNITS: Record<string, number> = {
 
 /** Nanoseconds; throws InvalidArgument with Go's wording on bad input. */
 export function parseDuration(s: string): number {
-  const bad = () => invalid(`time: invalid duration ${JSON.stringify(s)}`, 'use a number with a unit, e.g. "30s" or "1m30s"');
+  const bad = () =>
+    invalid(`time: invalid duration ${JSON.stringify(s)}`, 'use a number with a unit, e.g. "30s" or "1m30s"');
   let rest = s;
   let sign = 1;
   if (rest.startsWith("-") || rest.startsWith("+")) {
@@ -38,10 +39,14 @@ export function parseDuration(s: string): number {
     if (whole === "" && (frac === undefined || frac === "")) throw bad();
     rest = rest.slice(m?.[0].length ?? 0);
     const u = /^[^\d.]+/.exec(rest)?.[0];
-    if (u === undefined) throw invalid(`time: missing unit in duration ${JSON.stringify(s)}`, 'add a unit, e.g. "30s"');
+    if (u === undefined)
+      throw invalid(`time: missing unit in duration ${JSON.stringify(s)}`, 'add a unit, e.g. "30s"');
     const scale = UNITS[u];
     if (scale === undefined) {
-      throw invalid(`time: unknown unit ${JSON.stringify(u)} in duration ${JSON.stringify(s)}`, "units are ns, us, ms, s, m, h");
+      throw invalid(
+        `time: unknown unit ${JSON.stringify(u)} in duration ${JSON.stringify(s)}`,
+        "units are ns, us, ms, s, m, h",
+      );
     }
     rest = rest.slice(u.length);
     total += Number(`${whole || "0"}.${frac ?? "0"}`) * scale;

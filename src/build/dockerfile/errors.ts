@@ -47,7 +47,11 @@ export function invalid(message: string, hint?: string): PierError {
 }
 
 /** The candidate closest to `word` (edit distance at most half its length, or a shared prefix), if any. */
-export function suggest(word: string, candidates: readonly string[], caseInsensitive = true): string | undefined {
+export function suggest(
+  word: string,
+  candidates: readonly string[],
+  caseInsensitive = true,
+): string | undefined {
   const norm = (s: string) => (caseInsensitive ? s.toLowerCase() : s);
   const w = norm(word);
   let best: string | undefined;

@@ -24,7 +24,14 @@ export { parseMount, type Mount, type MountType } from "./mounts.ts";
 export { instructionText, type NormalizeOptions } from "./normalize.ts";
 export { parseDockerfile, type ParseOptions } from "./parse.ts";
 export { parsePorts } from "./ports.ts";
-export { commandArgv, DEFAULT_SHELL, healthcheckTest, runCommand, type RunCommand, type RunFile } from "./run.ts";
+export {
+  commandArgv,
+  DEFAULT_SHELL,
+  healthcheckTest,
+  runCommand,
+  type RunCommand,
+  type RunFile,
+} from "./run.ts";
 export {
   formatPlatform,
   GlobalScope,

@@ -31,7 +31,14 @@ const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 export const FLAGS: Record<InstructionKind, FlagSpec> = {
   FROM: { platform: "string" },
   RUN: { mount: "strings", network: "string", security: "string" },
-  COPY: { from: "string", chown: "string", chmod: "string", link: "bool", exclude: "strings", parents: "bool" },
+  COPY: {
+    from: "string",
+    chown: "string",
+    chmod: "string",
+    link: "bool",
+    exclude: "strings",
+    parents: "bool",
+  },
   ADD: {
     chown: "string",
     chmod: "string",
@@ -110,14 +117,21 @@ function convert(node: Node, loc: Location): Instruction {
     }
     case "RUN": {
       const f = flags();
-      if (args.length === 0) throw invalid("RUN requires at least one argument", "write the command after RUN");
+      if (args.length === 0)
+        throw invalid("RUN requires at least one argument", "write the command after RUN");
       const network = f.string("network");
       if (network !== undefined && !["default", "none", "host"].includes(network)) {
-        throw invalid(`invalid network mode ${JSON.stringify(network)}`, "use --network=default, none or host");
+        throw invalid(
+          `invalid network mode ${JSON.stringify(network)}`,
+          "use --network=default, none or host",
+        );
       }
       const security = f.string("security");
       if (security !== undefined && !["sandbox", "insecure"].includes(security)) {
-        throw invalid(`invalid security mode ${JSON.stringify(security)}`, "use --security=sandbox or insecure");
+        throw invalid(
+          `invalid security mode ${JSON.stringify(security)}`,
+          "use --security=sandbox or insecure",
+        );
       }
       for (const m of f.strings("mount")) checkMountFrom(m);
       const out: Instruction = {
@@ -151,7 +165,8 @@ function convert(node: Node, loc: Location): Instruction {
     case "ENV":
     case "LABEL": {
       noFlags();
-      if (args.length === 0) throw invalid(`${kind} requires at least one argument`, `write it as ${kind} key=value`);
+      if (args.length === 0)
+        throw invalid(`${kind} requires at least one argument`, `write it as ${kind} key=value`);
       const pairs: KeyValue[] = [];
       let legacy = false;
       for (let i = 0; i < args.length; i += 3) {
@@ -164,7 +179,8 @@ function convert(node: Node, loc: Location): Instruction {
     }
     case "ARG": {
       noFlags();
-      if (args.length === 0) throw invalid("ARG requires at least one argument", "write it as ARG name[=default]");
+      if (args.length === 0)
+        throw invalid("ARG requires at least one argument", "write it as ARG name[=default]");
       const defs: ArgDefinition[] = args.map((a) => {
         const eq = a.indexOf("=");
         if (eq < 0) return { name: a };
@@ -186,7 +202,8 @@ function convert(node: Node, loc: Location): Instruction {
       return { ...base, kind, maintainer: v };
     }
     case "EXPOSE":
-      if (args.length === 0) throw invalid("EXPOSE requires at least one argument", "write it as EXPOSE 80/tcp");
+      if (args.length === 0)
+        throw invalid("EXPOSE requires at least one argument", "write it as EXPOSE 80/tcp");
       noFlags();
       return { ...base, kind, ports: args };
     case "VOLUME": {
@@ -199,7 +216,8 @@ function convert(node: Node, loc: Location): Instruction {
     case "HEALTHCHECK":
       return { ...base, kind, health: healthcheck(node) };
     case "ONBUILD": {
-      if (!node.sub) throw invalid("ONBUILD requires at least one argument", "write it as ONBUILD <instruction>");
+      if (!node.sub)
+        throw invalid("ONBUILD requires at least one argument", "write it as ONBUILD <instruction>");
       noFlags();
       const trigger = node.sub.keyword.toUpperCase();
       if (trigger === "ONBUILD") throw invalid("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
@@ -241,7 +259,11 @@ function copyLike(
     const h = parseHeredoc(src);
     if (h) {
       const body = byName.get(h.name);
-      inline.push({ name: h.name, content: body ? heredocBody({ ...body, chomp: h.chomp }) : "", expand: h.expand });
+      inline.push({
+        name: h.name,
+        content: body ? heredocBody({ ...body, chomp: h.chomp }) : "",
+        expand: h.expand,
+      });
     } else {
       sources.push(src);
     }
@@ -279,7 +301,10 @@ function copyLike(
 
 function healthcheck(node: Node): Healthcheck {
   if (node.args.length === 0) {
-    throw invalid("HEALTHCHECK requires at least one argument", "write it as HEALTHCHECK CMD <command> or HEALTHCHECK NONE");
+    throw invalid(
+      "HEALTHCHECK requires at least one argument",
+      "write it as HEALTHCHECK CMD <command> or HEALTHCHECK NONE",
+    );
   }
   const type = (node.args[0] as string).toUpperCase();
   const rest = node.args.slice(1);
@@ -294,7 +319,10 @@ function healthcheck(node: Node): Healthcheck {
   let retries = 0;
   if (retriesText !== undefined && retriesText !== "") {
     if (!/^[+-]?\d+$/.test(retriesText) || Math.abs(Number(retriesText)) > 2 ** 31 - 1) {
-      throw invalid(`strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`, "--retries takes a whole number");
+      throw invalid(
+        `strconv.ParseInt: parsing ${JSON.stringify(retriesText)}: invalid syntax`,
+        "--retries takes a whole number",
+      );
     }
     retries = Number(retriesText);
     if (retries < 0) throw invalid(`--retries cannot be negative (${retries})`);
@@ -330,4 +358,3 @@ function checkMountFrom(mount: string): void {
     }
   }
 }
-

@@ -342,7 +342,8 @@ class ShellWord {
         }
         const replacement = this.wordUntilBrace(true);
         const v = this.get(name);
-        if (this.opts.skipUnsetEnv && v === undefined) return "${" + name + "/" + pattern + "/" + replacement + "}";
+        if (this.opts.skipUnsetEnv && v === undefined)
+          return "${" + name + "/" + pattern + "/" + replacement + "}";
         const value = v ?? "";
         const re = shellPatternToRegex(pattern, true, false, all);
         if (all) return value.replace(re, () => replacement);
@@ -369,7 +370,12 @@ class ShellWord {
  * A shell pattern (`*`, `?`, `\` escapes; no bracket expressions) as a
  * regular expression: `*` is shortest-match unless `greedy`.
  */
-export function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
+export function shellPatternToRegex(
+  pattern: string,
+  greedy: boolean,
+  anchored: boolean,
+  global = false,
+): RegExp {
   const chars = Array.from(pattern);
   let out = anchored ? "^" : "";
   for (let i = 0; i < chars.length; i++) {
@@ -422,7 +428,7 @@ function reversePattern(pattern: string): string {
   const p = Array.from(pattern);
   const out: string[] = new Array<string>(p.length);
   const last = p.length - 1;
-  for (let i = 0; i <= last; ) {
+  for (let i = 0; i <= last;) {
     const tok = p[i] as string;
     const o = last - i;
     if (tok === "\\" && i !== last) {

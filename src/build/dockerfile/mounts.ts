@@ -159,7 +159,8 @@ export function parseMount(value: string, expand?: (word: string) => string): Mo
         roAuto = false;
         break;
       case "required":
-        if (m.type !== "secret" && m.type !== "ssh") throw invalid(`unexpected key '${key}' for mount type '${m.type}'`);
+        if (m.type !== "secret" && m.type !== "ssh")
+          throw invalid(`unexpected key '${key}' for mount type '${m.type}'`);
         m.required = parseBool(key, v);
         break;
       case "size": {
@@ -178,7 +179,10 @@ export function parseMount(value: string, expand?: (word: string) => string): Mo
       case "sharing": {
         const sh = v.toLowerCase();
         if (sh !== "shared" && sh !== "private" && sh !== "locked") {
-          throw invalid(`unsupported sharing value ${JSON.stringify(v)}`, "sharing is shared, private or locked");
+          throw invalid(
+            `unsupported sharing value ${JSON.stringify(v)}`,
+            "sharing is shared, private or locked",
+          );
         }
         m.sharing = sh;
         break;

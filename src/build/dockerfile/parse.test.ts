@@ -101,11 +101,16 @@ test("parser directives stop at the first comment, blank line, instruction or un
   assert.equal(parse("# escape=\nFROM x\n").escape, "\\", "no value: an ordinary comment");
   const e = errorOf("# escape=`\n# Escape=\\\nFROM x\n");
   assert.equal(e.message, "Dockerfile:2: only one escape parser directive can be used");
-  assert.match(errorOf("# escape=x\nFROM x\n").message, /^Dockerfile:1: invalid escape token 'x' does not match ` or \\/);
+  assert.match(
+    errorOf("# escape=x\nFROM x\n").message,
+    /^Dockerfile:1: invalid escape token 'x' does not match ` or \\/,
+  );
 });
 
 test("the backtick escape: \\ is an ordinary character (Windows paths), ` continues lines", () => {
-  const df = parse("# escape=`\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\ `\n  /s\nWORKDIR c:\\app\n");
+  const df = parse(
+    "# escape=`\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\ `\n  /s\nWORKDIR c:\\app\n",
+  );
   const [copy, run, workdir] = df.stages[0]?.instructions ?? [];
   assert.ok(copy?.kind === "COPY");
   assert.equal(copy.dest, "c:\\");
@@ -129,10 +134,16 @@ test("continuations: trailing blanks after \\, leading blanks kept, comment and 
   const df = parse(text);
   const [run1, run2] = df.stages[0]?.instructions ?? [];
   assert.ok(run1?.kind === "RUN" && run2?.kind === "RUN");
-  assert.deepEqual(run1.command, { form: "shell", text: "apt-get update &&     apt-get install -y       curl" });
+  assert.deepEqual(run1.command, {
+    form: "shell",
+    text: "apt-get update &&     apt-get install -y       curl",
+  });
   assert.deepEqual([run1.loc.startLine, run1.loc.endLine], [2, 7]);
   assert.equal(run2.loc.startLine, 8);
-  assert.ok(df.warnings.some((w) => /empty continuation line/.test(w.message)), "a blank line inside is warned about");
+  assert.ok(
+    df.warnings.some((w) => /empty continuation line/.test(w.message)),
+    "a blank line inside is warned about",
+  );
 });
 
 test("an escaped escape does not continue; continuation at end of file; a lone \\ line", () => {
@@ -155,7 +166,7 @@ test("# is a comment only at the start of a line", () => {
 });
 
 test("byte-order mark, CRLF line endings, lower/mixed-case keywords, AS in any case", () => {
-  const df = parse("\ufeff# escape=`\r\nfrom alpine As Builder\r\nrun echo `\r\n  hi\r\nCmd [\"sh\"]\r\n");
+  const df = parse('\ufeff# escape=`\r\nfrom alpine As Builder\r\nrun echo `\r\n  hi\r\nCmd ["sh"]\r\n');
   assert.equal(df.escape, "`");
   assert.equal(df.stages[0]?.name, "builder");
   const [run, cmd] = df.stages[0]?.instructions ?? [];
@@ -175,13 +186,20 @@ test("JSON exec form vs shell form", () => {
   assert.deepEqual(cmd('["echo", "a b"]'), { form: "exec", argv: ["echo", "a b"] });
   assert.deepEqual(cmd('  ["a","\\u00e9\\n"]  '), { form: "exec", argv: ["a", "é\n"] });
   assert.deepEqual(cmd("[]"), { form: "exec", argv: [] });
-  assert.deepEqual(cmd("[echo, hi]"), { form: "shell", text: "[echo, hi]" }, "invalid JSON is the shell form");
+  assert.deepEqual(
+    cmd("[echo, hi]"),
+    { form: "shell", text: "[echo, hi]" },
+    "invalid JSON is the shell form",
+  );
   assert.deepEqual(cmd("['echo', 'hi']"), { form: "shell", text: "['echo', 'hi']" });
   assert.deepEqual(cmd('["echo", "hi",]'), { form: "shell", text: '["echo", "hi",]' });
   assert.deepEqual(cmd('["echo"] extra'), { form: "shell", text: '["echo"] extra' });
   assert.deepEqual(cmd("echo [x]"), { form: "shell", text: "echo [x]" });
   const e = errorOf('FROM x\nCMD ["sleep", 10]\n');
-  assert.match(e.message, /^Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only$/);
+  assert.match(
+    e.message,
+    /^Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only$/,
+  );
 
   const copy = only('FROM x\nCOPY ["a b.txt", "c d/", "/dest dir/"]\n');
   assert.ok(copy.kind === "COPY");
@@ -195,7 +213,10 @@ test("JSON exec form vs shell form", () => {
   assert.deepEqual(vol2.kind === "VOLUME" && vol2.paths, ["/data", "/logs"]);
   const shell = only('FROM x\nSHELL ["powershell", "-command"]\n');
   assert.deepEqual(shell.kind === "SHELL" && shell.shell, ["powershell", "-command"]);
-  assert.match(errorOf("FROM x\nSHELL /bin/bash -c\n").message, /^Dockerfile:2: SHELL requires the arguments to be in JSON form/);
+  assert.match(
+    errorOf("FROM x\nSHELL /bin/bash -c\n").message,
+    /^Dockerfile:2: SHELL requires the arguments to be in JSON form/,
+  );
 });
 
 test("here-documents: script, <<- tab stripping, quoted names, several on one line, line numbers", () => {
@@ -258,7 +279,7 @@ test("here-documents: shebang scripts, file descriptors, spaces after <<, COPY i
       "RUN cat << EOF",
       "spaced",
       "EOF",
-      "COPY --chmod=755 <<one <<-\"two\" /usr/local/bin/",
+      'COPY --chmod=755 <<one <<-"two" /usr/local/bin/',
       "echo $A",
       "one",
       "\techo $B",
@@ -293,7 +314,10 @@ test("here-documents: not in JSON form, not in other instructions, unterminated 
   assert.equal(next.loc.startLine, 4);
   const e = errorOf("FROM x\nRUN <<EOF\necho\n  EOF\n");
   assert.match(e.message, /^Dockerfile:2: unterminated heredoc EOF/);
-  assert.match(errorOf("FROM x\nCOPY a <<EOF\nx\nEOF\n").message, /COPY cannot accept a heredoc as a destination/);
+  assert.match(
+    errorOf("FROM x\nCOPY a <<EOF\nx\nEOF\n").message,
+    /COPY cannot accept a heredoc as a destination/,
+  );
 });
 
 test("flags: values, booleans, quoting, --, repetition, and errors that say what is accepted", () => {
@@ -308,9 +332,14 @@ test("flags: values, booleans, quoting, --, repetition, and errors that say what
   assert.equal(nolink.kind === "COPY" && nolink.link, false);
   const dashdash = only("FROM x\nCOPY -- --weird-name /x\n");
   assert.deepEqual(dashdash.kind === "COPY" && dashdash.sources, ["--weird-name"]);
-  const run = only("FROM x\nRUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=/tmp --network=none make\n");
+  const run = only(
+    "FROM x\nRUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=/tmp --network=none make\n",
+  );
   assert.ok(run.kind === "RUN");
-  assert.deepEqual([run.mounts, run.network], [["type=cache,target=/root/.cache", "type=tmpfs,target=/tmp"], "none"]);
+  assert.deepEqual(
+    [run.mounts, run.network],
+    [["type=cache,target=/root/.cache", "type=tmpfs,target=/tmp"], "none"],
+  );
   const from = parse("FROM --platform=$BUILDPLATFORM golang AS build\n").stages[0];
   assert.deepEqual([from?.from.platform, from?.name], ["$BUILDPLATFORM", "build"]);
 
@@ -320,9 +349,15 @@ test("flags: values, booleans, quoting, --, repetition, and errors that say what
   assert.match(errorOf("FROM x\nENV --x=1 a=b\n").hint ?? "", /ENV takes no flags/);
   assert.match(errorOf("FROM x\nCOPY --from=a --from=b a b\n").message, /duplicate flag specified: --from/);
   assert.match(errorOf("FROM x\nCOPY --from a b\n").message, /missing a value on flag: --from/);
-  assert.match(errorOf("FROM x\nCOPY --link=maybe a b\n").message, /expecting boolean value for flag --link, not: maybe/);
+  assert.match(
+    errorOf("FROM x\nCOPY --link=maybe a b\n").message,
+    /expecting boolean value for flag --link, not: maybe/,
+  );
   assert.match(errorOf("FROM x\nRUN --network=bridge make\n").message, /invalid network mode "bridge"/);
-  assert.match(errorOf("FROM x\nRUN --mount=type=bind,from=$X,target=/x make\n").message, /doesn't support variable expansion/);
+  assert.match(
+    errorOf("FROM x\nRUN --mount=type=bind,from=$X,target=/x make\n").message,
+    /doesn't support variable expansion/,
+  );
 });
 
 test("ENV, LABEL and ARG forms", () => {
@@ -334,7 +369,7 @@ test("ENV, LABEL and ARG forms", () => {
       "ENV PATH /usr/local/bin:$PATH extra words",
       'LABEL "com.example.vendor"="ACME Incorporated" version=1.0 description="multi\\',
       'line"',
-      "ARG USER=someuser NOVAL EMPTY= QUOTED=\"a b\"",
+      'ARG USER=someuser NOVAL EMPTY= QUOTED="a b"',
     ].join("\n"),
   );
   assert.ok(e1?.kind === "ENV");
@@ -398,10 +433,22 @@ test("HEALTHCHECK: NONE, shell and exec forms, options", () => {
   });
   assert.match(errorOf("FROM x\nHEALTHCHECK NONE extra\n").message, /HEALTHCHECK NONE takes no arguments/);
   assert.match(errorOf("FROM x\nHEALTHCHECK CMD\n").message, /Missing command after HEALTHCHECK CMD/);
-  assert.match(errorOf("FROM x\nHEALTHCHECK RUN true\n").message, /Unknown type "RUN" in HEALTHCHECK \(try CMD\)/);
-  assert.match(errorOf("FROM x\nHEALTHCHECK --interval=10 CMD true\n").message, /missing unit in duration "10"/);
-  assert.match(errorOf("FROM x\nHEALTHCHECK --interval=10us CMD true\n").message, /Interval "interval" cannot be less than 1ms/);
-  assert.match(errorOf("FROM x\nHEALTHCHECK --retries=-1 CMD true\n").message, /--retries cannot be negative \(-1\)/);
+  assert.match(
+    errorOf("FROM x\nHEALTHCHECK RUN true\n").message,
+    /Unknown type "RUN" in HEALTHCHECK \(try CMD\)/,
+  );
+  assert.match(
+    errorOf("FROM x\nHEALTHCHECK --interval=10 CMD true\n").message,
+    /missing unit in duration "10"/,
+  );
+  assert.match(
+    errorOf("FROM x\nHEALTHCHECK --interval=10us CMD true\n").message,
+    /Interval "interval" cannot be less than 1ms/,
+  );
+  assert.match(
+    errorOf("FROM x\nHEALTHCHECK --retries=-1 CMD true\n").message,
+    /--retries cannot be negative \(-1\)/,
+  );
   assert.match(errorOf("FROM x\nHEALTHCHECK --retry=1 CMD true\n").hint ?? "", /did you mean --retries/);
 });
 
@@ -415,9 +462,15 @@ test("ONBUILD: the trigger is parsed and kept as text; chaining, FROM and MAINTA
   assert.equal(hd.expression, "RUN <<EOF\necho hi\nEOF");
   assert.ok(hd.trigger.kind === "RUN");
   assert.equal(hd.trigger.heredocs[0]?.content, "echo hi\n");
-  assert.match(errorOf("FROM x\nONBUILD ONBUILD RUN x\n").message, /Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/);
+  assert.match(
+    errorOf("FROM x\nONBUILD ONBUILD RUN x\n").message,
+    /Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/,
+  );
   assert.match(errorOf("FROM x\nONBUILD FROM y\n").message, /FROM isn't allowed as an ONBUILD trigger/);
-  assert.match(errorOf("FROM x\nONBUILD MAINTAINER me\n").message, /MAINTAINER isn't allowed as an ONBUILD trigger/);
+  assert.match(
+    errorOf("FROM x\nONBUILD MAINTAINER me\n").message,
+    /MAINTAINER isn't allowed as an ONBUILD trigger/,
+  );
   assert.match(errorOf("FROM x\nONBUILD RUNN x\n").message, /^Dockerfile:2: unknown instruction: RUNN/);
 });
 
@@ -439,7 +492,10 @@ test("the rest: USER, WORKDIR, STOPSIGNAL, EXPOSE, MAINTAINER (deprecated), ENTR
 });
 
 test("errors name the file and line and say what to do", () => {
-  const e = errorOf("FROM alpine\nRUN echo hi\n\n# comment\nRUN echo\nWORKDIR /x\nRUNN make\n", "app.Dockerfile");
+  const e = errorOf(
+    "FROM alpine\nRUN echo hi\n\n# comment\nRUN echo\nWORKDIR /x\nRUNN make\n",
+    "app.Dockerfile",
+  );
   assert.equal(e.message, "app.Dockerfile:7: unknown instruction: RUNN");
   assert.equal(e.hint, "did you mean RUN?");
   const far = errorOf("FROM x\nFOOBAR baz\n");

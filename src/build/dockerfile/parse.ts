@@ -66,7 +66,10 @@ class Directives {
     const value = m[2] as string;
     if (name === "escape") {
       if (value !== "`" && value !== "\\") {
-        throw invalid(`invalid escape token '${value}' does not match \` or \\`, "use # escape=\\ or # escape=`");
+        throw invalid(
+          `invalid escape token '${value}' does not match \` or \\`,
+          "use # escape=\\ or # escape=`",
+        );
       }
       this.escape = value;
       this.continuation = continuationRegex(value);
@@ -124,7 +127,9 @@ export function parseDockerfile(source: string | Buffer, opts: ParseOptions = {}
     return isComment(token) ? "" : token;
   };
   const trimContinuation = (line: string): { line: string; eol: boolean } =>
-    d.continuation.test(line) ? { line: line.replace(d.continuation, "$1"), eol: false } : { line, eol: true };
+    d.continuation.test(line)
+      ? { line: line.replace(d.continuation, "$1"), eol: false }
+      : { line, eol: true };
 
   let i = 0;
   let lineNo = 0;
@@ -246,7 +251,11 @@ export function parseDockerfile(source: string | Buffer, opts: ParseOptions = {}
     current.instructions.push(ins);
   }
   if (out.stages.length === 0) {
-    throw syntaxError(at(nodes[nodes.length - 1]?.loc.endLine ?? 0), "no build stage in Dockerfile", "add a FROM line");
+    throw syntaxError(
+      at(nodes[nodes.length - 1]?.loc.endLine ?? 0),
+      "no build stage in Dockerfile",
+      "add a FROM line",
+    );
   }
   return out;
 }
@@ -259,7 +268,10 @@ function warn(ins: Instruction, warnings: Warning[]): void {
       break;
     case "ENV":
     case "LABEL":
-      if (ins.legacy) w(`legacy key/value format with whitespace separator should not be used; write ${ins.kind} key=value`);
+      if (ins.legacy)
+        w(
+          `legacy key/value format with whitespace separator should not be used; write ${ins.kind} key=value`,
+        );
       break;
     case "FROM":
       if (ins.name === "scratch" || ins.name === "context") {

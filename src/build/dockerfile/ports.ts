@@ -20,9 +20,16 @@ function parsePort(raw: string): string[] {
   const slash = container.indexOf("/");
   const port = slash < 0 ? container : container.slice(0, slash);
   const proto = slash < 0 ? "tcp" : container.slice(slash + 1).toLowerCase();
-  if (port === "") throw invalid(`invalid port: ${JSON.stringify(raw)}: no port specified`, "write it as EXPOSE 80 or 80/udp");
+  if (port === "")
+    throw invalid(
+      `invalid port: ${JSON.stringify(raw)}: no port specified`,
+      "write it as EXPOSE 80 or 80/udp",
+    );
   if (proto !== "tcp" && proto !== "udp" && proto !== "sctp") {
-    throw invalid(`invalid port: ${JSON.stringify(raw)}: invalid proto: ${proto}`, "protocols are tcp, udp and sctp");
+    throw invalid(
+      `invalid port: ${JSON.stringify(raw)}: invalid proto: ${proto}`,
+      "protocols are tcp, udp and sctp",
+    );
   }
   const [start, end] = range(port, "containerPort");
   if (host !== "") {

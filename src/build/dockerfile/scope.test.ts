@@ -5,7 +5,14 @@ import { PierError } from "../../common/errors.ts";
 import type { Instruction } from "./ast.ts";
 import { instructionText } from "./normalize.ts";
 import { parseDockerfile } from "./parse.ts";
-import { GlobalScope, parseSignal, resolveWorkdir, StageScope, type Evaluated, type ScopeOptions } from "./scope.ts";
+import {
+  GlobalScope,
+  parseSignal,
+  resolveWorkdir,
+  StageScope,
+  type Evaluated,
+  type ScopeOptions,
+} from "./scope.ts";
 
 /** Parses, then evaluates every instruction of stage `n` on an image with `env`. */
 function run(text: string, opts: ScopeOptions = {}, env: string[] = [], n = 0) {
@@ -26,10 +33,17 @@ test("global ARGs: defaults, chained defaults, --build-arg overrides, used in FR
   const text = "ARG REG=docker.io\nARG IMG=${REG}/library/alpine\nARG TAG=3.19\nFROM ${IMG}:${TAG}\n";
   assert.equal(run(text).from.image, "docker.io/library/alpine:3.19");
   assert.equal(run(text, { buildArgs: { TAG: "edge" } }).from.image, "docker.io/library/alpine:edge");
-  assert.equal(run(text, { buildArgs: { REG: "localhost:5000" } }).from.image, "localhost:5000/library/alpine:3.19");
+  assert.equal(
+    run(text, { buildArgs: { REG: "localhost:5000" } }).from.image,
+    "localhost:5000/library/alpine:3.19",
+  );
   assert.deepEqual(run(text).from.usedArgs, { IMG: "docker.io/library/alpine", TAG: "3.19" });
   const blank = () => run("ARG BASE\nFROM ${BASE}\n");
-  assert.throws(blank, (e: unknown) => e instanceof PierError && /^Dockerfile:2: base name \(\$\{BASE\}\) should not be blank/.test(e.message));
+  assert.throws(
+    blank,
+    (e: unknown) =>
+      e instanceof PierError && /^Dockerfile:2: base name \(\$\{BASE\}\) should not be blank/.test(e.message),
+  );
 });
 
 test("global ARGs are not visible in a stage until redeclared; a redeclaration takes the global value", () => {
@@ -44,7 +58,11 @@ test("global ARGs are not visible in a stage until redeclared; a redeclaration t
     "LABEL own=$OWN version=$VERSION",
   ].join("\n");
   const { evs } = run(text);
-  assert.deepEqual(ins(evs[0], "RUN").command, { form: "shell", text: "echo $VERSION" }, "RUN is not expanded");
+  assert.deepEqual(
+    ins(evs[0], "RUN").command,
+    { form: "shell", text: "echo $VERSION" },
+    "RUN is not expanded",
+  );
   assert.deepEqual(evs[0]?.usedArgs, {}, "nothing declared yet");
   assert.deepEqual(ins(evs[1], "LABEL").pairs, [{ key: "before", value: "unset" }]);
   assert.deepEqual(ins(evs[3], "LABEL").pairs, [{ key: "after", value: "1.0" }]);
@@ -54,13 +72,19 @@ test("global ARGs are not visible in a stage until redeclared; a redeclaration t
   ]);
   const overridden = run(text, { buildArgs: { VERSION: "2.0" } }).evs;
   assert.deepEqual(ins(overridden[3], "LABEL").pairs, [{ key: "after", value: "2.0" }]);
-  assert.deepEqual(ins(overridden[5], "LABEL").pairs[1], { key: "version", value: "2.0" }, "--build-arg beats defaults");
+  assert.deepEqual(
+    ins(overridden[5], "LABEL").pairs[1],
+    { key: "version", value: "2.0" },
+    "--build-arg beats defaults",
+  );
 });
 
 test("ARG defaults expand with what is in scope; declared-but-unset ARGs expand to nothing", () => {
-  const { evs, scope } = run("FROM x\nENV HOME=/root\nARG CACHE=$HOME/.cache NOVAL\nWORKDIR ${CACHE}/${NOVAL:-none}\n", {}, [
-    "PATH=/bin",
-  ]);
+  const { evs, scope } = run(
+    "FROM x\nENV HOME=/root\nARG CACHE=$HOME/.cache NOVAL\nWORKDIR ${CACHE}/${NOVAL:-none}\n",
+    {},
+    ["PATH=/bin"],
+  );
   assert.deepEqual(ins(evs[1], "ARG").args, [{ name: "CACHE", default: "/root/.cache" }, { name: "NOVAL" }]);
   assert.equal(ins(evs[2], "WORKDIR").path, "/root/.cache/none");
   assert.deepEqual(scope.declaredArgs(), { CACHE: "/root/.cache" });
@@ -85,7 +109,10 @@ test("ENV after ARG wins, even over --build-arg (the documented CONT_IMG_VER exa
   assert.deepEqual(a.evs[2]?.usedArgs, { CONT_IMG_VER: "v1.0.0" });
   const text = "FROM ubuntu\nARG CONT_IMG_VER\nENV CONT_IMG_VER=${CONT_IMG_VER:-v1.0.0}\n";
   assert.deepEqual(ins(run(text).evs[1], "ENV").pairs[0]?.value, "v1.0.0");
-  assert.deepEqual(ins(run(text, { buildArgs: { CONT_IMG_VER: "v2.0.1" } }).evs[1], "ENV").pairs[0]?.value, "v2.0.1");
+  assert.deepEqual(
+    ins(run(text, { buildArgs: { CONT_IMG_VER: "v2.0.1" } }).evs[1], "ENV").pairs[0]?.value,
+    "v2.0.1",
+  );
 });
 
 test("ARGs reach RUN's environment but not the image config; the base image env is there", () => {
@@ -108,7 +135,8 @@ test("proxy ARGs reach RUN without being declared, and stay out of cache keys un
 });
 
 test("platform ARGs: automatic in the global scope, redeclared in a stage", () => {
-  const text = "FROM --platform=$BUILDPLATFORM golang AS build\nARG TARGETOS TARGETARCH\nRUN GOOS=$TARGETOS go build\nLABEL arch=$TARGETARCH\n";
+  const text =
+    "FROM --platform=$BUILDPLATFORM golang AS build\nARG TARGETOS TARGETARCH\nRUN GOOS=$TARGETOS go build\nLABEL arch=$TARGETARCH\n";
   const { from, evs } = run(text, { targetPlatform: "linux/arm64/v8" });
   assert.equal(from.platform, "linux/amd64");
   assert.deepEqual(ins(evs[0], "ARG").args, [
@@ -137,7 +165,10 @@ test("COPY/ADD: sources, dest, --chown, --chmod expanded; here-document bodies u
   ].join("\n");
   const { evs } = run(text);
   const copy = ins(evs[2], "COPY");
-  assert.deepEqual([copy.chown, copy.chmod, copy.sources, copy.dest], ["app:app", "644", ["web/*.js"], "/srv/web/"]);
+  assert.deepEqual(
+    [copy.chown, copy.chmod, copy.sources, copy.dest],
+    ["app:app", "644", ["web/*.js"], "/srv/web/"],
+  );
   assert.deepEqual(evs[2]?.usedArgs, { USER: "app", APP: "web" });
   const inline = ins(evs[3], "COPY").inline;
   assert.deepEqual(inline, [
@@ -148,7 +179,9 @@ test("COPY/ADD: sources, dest, --chown, --chmod expanded; here-document bodies u
   assert.deepEqual([add.checksum, add.sources], ["sha256:x", ["https://example.com/web.tgz"]]);
   assert.throws(
     () => run("FROM x\nARG S=build\nCOPY --from=$S /a /b\n"),
-    (e: unknown) => e instanceof PierError && /^Dockerfile:3: variable expansion is not supported for --from/.test(e.message),
+    (e: unknown) =>
+      e instanceof PierError &&
+      /^Dockerfile:3: variable expansion is not supported for --from/.test(e.message),
   );
 });
 
@@ -182,7 +215,9 @@ test("WORKDIR, USER, VOLUME, STOPSIGNAL, EXPOSE (split into words and ports), LA
 });
 
 test("RUN: the command is left to the shell, --mount values are expanded and parsed", () => {
-  const { evs } = run("FROM x\nARG C=/cache\nRUN --mount=type=cache,target=${C},id=go --mount=type=secret,id=tok make $C\n");
+  const { evs } = run(
+    "FROM x\nARG C=/cache\nRUN --mount=type=cache,target=${C},id=go --mount=type=secret,id=tok make $C\n",
+  );
   const r = evs[1];
   assert.deepEqual(ins(r, "RUN").command, { form: "shell", text: "make $C" });
   assert.deepEqual(r?.mounts, [
@@ -205,11 +240,14 @@ test("expansion errors carry the file and line", () => {
   assert.throws(
     () => run("FROM x\nENV A=1\nWORKDIR ${A\n"),
     (e: unknown) =>
-      e instanceof PierError && e.kind === "InvalidArgument" && e.message === `Dockerfile:3: failed to process "\${A": syntax error: missing '}'`,
+      e instanceof PierError &&
+      e.kind === "InvalidArgument" &&
+      e.message === `Dockerfile:3: failed to process "\${A": syntax error: missing '}'`,
   );
   assert.throws(
     () => run("FROM x\nARG REQUIRED\nUSER ${REQUIRED:?set it with --build-arg}\n"),
-    (e: unknown) => e instanceof PierError && /Dockerfile:3: .*REQUIRED: set it with --build-arg/.test(e.message),
+    (e: unknown) =>
+      e instanceof PierError && /Dockerfile:3: .*REQUIRED: set it with --build-arg/.test(e.message),
   );
 });
 
@@ -236,7 +274,7 @@ test("instructionText ignores spelling and captures meaning", () => {
   assert.equal(c1, c2);
   const [r1] = t("FROM x\nARG V=1\nRUN echo \\\n  $V\n");
   assert.equal(r1, 'ARG [["V","1"]]');
-  const runs = t("FROM x\nRUN echo hi\nRUN [\"/bin/sh\", \"-c\", \"echo hi\"]\n");
+  const runs = t('FROM x\nRUN echo hi\nRUN ["/bin/sh", "-c", "echo hi"]\n');
   assert.equal(runs[0], runs[1], "shell form and the equivalent exec form are the same command");
   assert.equal(runs[0], 'RUN {"argv":["/bin/sh","-c","echo hi"]}');
   const [w1] = t("FROM x\nARG D=/a\nWORKDIR $D\n", { buildArgs: { D: "/b" } }).slice(1);

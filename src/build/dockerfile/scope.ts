@@ -89,7 +89,10 @@ export function parsePlatform(s: string): Platform {
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-zA-Z0-9_.-]+$/.test(p))) {
     throw invalid(`invalid platform ${JSON.stringify(s)}`, "write it as os/arch[/variant], e.g. linux/amd64");
   }
-  const p: Platform = { os: (parts[0] as string).toLowerCase(), architecture: (parts[1] as string).toLowerCase() };
+  const p: Platform = {
+    os: (parts[0] as string).toLowerCase(),
+    architecture: (parts[1] as string).toLowerCase(),
+  };
   if (parts[2] !== undefined) p.variant = parts[2];
   return p;
 }
@@ -159,7 +162,10 @@ export class GlobalScope {
           "give the ARG it uses a default or pass --build-arg",
         );
       }
-      const out: { image: string; platform?: string; usedArgs: Record<string, string> } = { image, usedArgs: used };
+      const out: { image: string; platform?: string; usedArgs: Record<string, string> } = {
+        image,
+        usedArgs: used,
+      };
       if (from.platform !== undefined) {
         const p = processWord(from.platform, lookup, { escape: this.escape }).value;
         if (p === "") throw invalid(`empty platform value from expression ${from.platform}`);
@@ -297,7 +303,11 @@ export class StageScope {
         return { instruction: this.declare(ins, used), usedArgs: used };
       case "COPY":
       case "ADD": {
-        if (ins.kind === "COPY" && ins.from !== undefined && processWord(ins.from, () => undefined).value !== ins.from) {
+        if (
+          ins.kind === "COPY" &&
+          ins.from !== undefined &&
+          processWord(ins.from, () => undefined).value !== ins.from
+        ) {
           throw invalid(
             "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
           );
@@ -312,7 +322,8 @@ export class StageScope {
         if (chown !== undefined) out.chown = chown;
         const chmod = opt(ins.chmod);
         if (chmod !== undefined) out.chmod = chmod;
-        if (out.kind === "ADD" && ins.kind === "ADD" && ins.checksum !== undefined) out.checksum = word(ins.checksum);
+        if (out.kind === "ADD" && ins.kind === "ADD" && ins.checksum !== undefined)
+          out.checksum = word(ins.checksum);
         return { instruction: out, usedArgs: used };
       }
       case "WORKDIR":

@@ -50,7 +50,12 @@ test("--target picks a stage by name (any case) and its chain of bases", () => {
 
 test("an unknown --target is a clear error", () => {
   fails(MULTI, { target: "tset" }, /^target stage "tset" could not be found$/, /did you mean test\?/);
-  fails(MULTI, { target: "release" }, /could not be found/, /the stages named in Dockerfile are: build, test, lint/);
+  fails(
+    MULTI,
+    { target: "release" },
+    /could not be found/,
+    /the stages named in Dockerfile are: build, test, lint/,
+  );
   fails("FROM a\nFROM b\n", { target: "x" }, /could not be found/, /no stage in Dockerfile has a name/);
 });
 
@@ -80,16 +85,25 @@ test("a stage name that is no stage is an image; a later stage cannot be used", 
   );
   fails("FROM alpine\nCOPY --from=0 /x /x\n", {}, /cannot copy from stage "0"/);
   fails("FROM alpine\nCOPY --from=3 /x /x\n", {}, /^Dockerfile:2: invalid stage index 3$/);
-  fails("FROM alpine\nRUN --mount=from=${X},target=/x true\n", {}, /variable expansion is not supported|doesn't support variable expansion/);
+  fails(
+    "FROM alpine\nRUN --mount=from=${X},target=/x true\n",
+    {},
+    /variable expansion is not supported|doesn't support variable expansion/,
+  );
   // FROM names only an earlier stage: a later stage of that name is an image for this FROM.
   const q = plan("FROM later AS first\nFROM alpine AS later\n", { target: "first" });
   assert.deepEqual(q.stages[0]?.base, { kind: "image", ref: "later" });
 });
 
 test("unused --build-args are reported (proxy and platform args never are)", () => {
-  const p = plan(MULTI, { buildArgs: { GO: "1", NOPE: "x", HTTP_PROXY: "p", TARGETARCH: "arm64", TESTONLY: "1" } });
+  const p = plan(MULTI, {
+    buildArgs: { GO: "1", NOPE: "x", HTTP_PROXY: "p", TARGETARCH: "arm64", TESTONLY: "1" },
+  });
   assert.deepEqual(p.unusedBuildArgs, ["NOPE", "TESTONLY"]);
-  const q = plan("FROM a AS x\nARG USED\nFROM b\nARG OTHER\n", { target: "x", buildArgs: { USED: "1", OTHER: "2" } });
+  const q = plan("FROM a AS x\nARG USED\nFROM b\nARG OTHER\n", {
+    target: "x",
+    buildArgs: { USED: "1", OTHER: "2" },
+  });
   assert.deepEqual(q.unusedBuildArgs, ["OTHER"], "an ARG of a stage that is not built does not count");
 });
 

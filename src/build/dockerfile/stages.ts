@@ -20,7 +20,8 @@ import { processWord } from "./lexer.ts";
 import { csvFields } from "./mounts.ts";
 import { GlobalScope, PROXY_ARGS, type ScopeOptions } from "./scope.ts";
 
-export type StageBase = { kind: "scratch" } | { kind: "stage"; index: number } | { kind: "image"; ref: string };
+export type StageBase =
+  { kind: "scratch" } | { kind: "stage"; index: number } | { kind: "image"; ref: string };
 
 export interface PlannedStage {
   stage: Stage;
@@ -107,7 +108,12 @@ export function planStages(df: Dockerfile, opts: PlanOptions = {}): StagePlan {
       let dep: Stage | undefined;
       if (/^\d+$/.test(ref)) {
         dep = df.stages[Number(ref)];
-        if (!dep) throw syntaxError(loc, `invalid stage index ${ref}`, `stages are numbered from 0 to ${df.stages.length - 1}`);
+        if (!dep)
+          throw syntaxError(
+            loc,
+            `invalid stage index ${ref}`,
+            `stages are numbered from 0 to ${df.stages.length - 1}`,
+          );
       } else {
         dep = byName.get(ref.toLowerCase());
       }
@@ -160,7 +166,8 @@ export function planStages(df: Dockerfile, opts: PlanOptions = {}): StagePlan {
     const p = planned[i] as PlannedStage;
     if (p.base.kind === "image" && !images.includes(p.base.ref)) images.push(p.base.ref);
     for (const ref of p.images) if (!images.includes(ref)) images.push(ref);
-    for (const ins of p.stage.instructions) if (ins.kind === "ARG") for (const a of ins.args) declared.add(a.name);
+    for (const ins of p.stage.instructions)
+      if (ins.kind === "ARG") for (const a of ins.args) declared.add(a.name);
   }
   const unusedBuildArgs = [...globals.buildArgs.keys()].filter((k) => !declared.has(k)).sort();
 
