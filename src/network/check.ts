@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { FORWARD_CHAIN, commentFor } from "./firewall.ts";
 import { cniChainsOf, cniOwnerOf, hasChain, removeRulesAndChains, save, type Rule } from "./iptables.ts";
 import { ipamNetworks, listLeases, removeIpamDir, removeLease } from "./leases.ts";
-import { deleteLink } from "./link.ts";
+import { deleteLink, listLinks } from "./link.ts";
 import type { NetworkManager } from "./manager.ts";
 import type { Leak } from "./types.ts";
 
@@ -65,7 +65,7 @@ export async function findLeaks(mgr: NetworkManager): Promise<Leak[]> {
   }
 
   // Links.
-  const links = await mgr.listLinks();
+  const links = await listLinks();
   const hostVeths = new Set(endpoints.flatMap((e) => (e.hostVeth ? [e.hostVeth] : [])));
   for (const l of links) {
     if (l.kind === "bridge" && ours(l.name) && !ownBridges.has(l.name)) {

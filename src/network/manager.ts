@@ -46,7 +46,7 @@ import { ensureNetworkRules, removeNetworkRules } from "./firewall.ts";
 import { cniChainsOf, cniOwnerOf, hasChain, removeRulesAndChains, save } from "./iptables.ts";
 import { firstHost, formatCidr, formatIpv4, isHostIn, parseCidr, parseIpv4, type Cidr } from "./ipv4.ts";
 import { listLeases, removeIpamDir, removeLease } from "./leases.ts";
-import { defaultRouteMtu, deleteLink, ensureBridge, linkExists, listLinks, listRoutes } from "./link.ts";
+import { defaultRouteMtu, deleteLink, ensureBridge, linkExists, listRoutes } from "./link.ts";
 import { addressesCollide, forwardedPorts, hostSockets, pickFreePort } from "./ports.ts";
 import { embeddedDnsResolvConf, hostDnsResolvConf, readResolvConf, renderResolvConf } from "./resolvconf.ts";
 import { NetworkStore } from "./store.ts";
@@ -764,11 +764,6 @@ export class NetworkManager {
 
   private async detachById(networkId: string, containerId: string): Promise<void> {
     await this.detach({ network: networkId, containerId });
-  }
-
-  /** @internal for check.ts: lists links once. */
-  listLinks(): ReturnType<typeof listLinks> {
-    return listLinks();
   }
 }
 

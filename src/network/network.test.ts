@@ -566,10 +566,121 @@ describe("network layer on the real kernel", { skip }, () => {
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1, "exactly one gets the port");
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     assert.ok(isKind(failed.reason, "Conflict"), String(failed.reason));
-    await mgr.detach({ network: n1.name, containerId: "1".repeat(64) });
-    await other.detach({ network: n2.name, containerId: "2".repeat(64) });
+    // The loser, without the port; then: networks are isolated from each other.
+    const [winner, loser] = results[0].status === "fulfilled" ? [n1, n2] : [n2, n1];
+    const [wId, lId] = winner === n1 ? ["1".repeat(64), "2".repeat(64)] : ["2".repeat(64), "1".repeat(64)];
+    const [wNs, lNs] = winner === n1 ? [p1, p2] : [p2, p1];
+    const l = await other.attach({
+      network: loser.name,
+      containerId: lId,
+      containerName: "loser",
+      netnsPath: lNs,
+    });
+    const wName = wNs.slice("/run/netns/".length);
+    assert.ok(ping(wName, winner.gateway!), "a container reaches its gateway");
+    assert.ok(!ping(wName, l.ip), "but not a container on another network");
+    await assert.rejects(
+      shAsync("ip", "netns", "exec", wName, "busybox", "nslookup", "loser", loser.gateway!),
+      /REFUSED/,
+      "nor learn its names from its DNS server",
+    );
+    assert.match(
+      await shAsync(
+        "ip",
+        "netns",
+        "exec",
+        lNs.slice("/run/netns/".length),
+        "busybox",
+        "nslookup",
+        "loser",
+        loser.gateway!,
+      ),
+      new RegExp(l.ip.replace(/\./g, "\\.")),
+    );
+    await mgr.detach({ network: winner.name, containerId: wId });
+    await other.detach({ network: loser.name, containerId: lId });
     assert.deepEqual((await mgr.prune()).sort(), [n1.name, n2.name].sort());
     other.close();
+  });
+
+  it("two processes creating and attaching at once: distinct subnets, one port owner, consistent state", async () => {
+    const port = randomPort();
+    const workers = [1, 2].map((i) => {
+      const [, path] = run.netnsAdd(`p${i}`);
+      const script = `
+        const { NetworkManager } = await import(${JSON.stringify(new URL("./manager.ts", import.meta.url).pathname)});
+        const mgr = await NetworkManager.open({ stateDir: ${JSON.stringify(run.stateDir)}, bridgePrefix: ${JSON.stringify(run.prefix)} });
+        const out = {};
+        try {
+          const n = await mgr.create({ name: "proc${i}-${run.rand}" });
+          out.subnet = n.subnet;
+          const a = await mgr.attach({ network: n.name, containerId: "e${i}".repeat(32),
+            containerName: "p${i}", netnsPath: ${JSON.stringify(path)},
+            portMappings: [{ hostPort: ${port}, containerPort: 80, protocol: "tcp" }] });
+          out.ip = a.ip;
+        } catch (err) { out.error = err.kind ?? String(err); }
+        mgr.close();
+        process.stdout.write(JSON.stringify(out));`;
+      return shAsync(process.execPath, "--import", "tsx", "--input-type=module", "-e", script);
+    });
+    const outs = (await Promise.all(workers)).map(
+      (o) => JSON.parse(o) as { subnet?: string; ip?: string; error?: string },
+    );
+    assert.ok(
+      outs[0]!.subnet && outs[1]!.subnet && outs[0]!.subnet !== outs[1]!.subnet,
+      JSON.stringify(outs),
+    );
+    assert.equal(outs.filter((o) => o.ip).length, 1, `one process got port ${port}: ${JSON.stringify(outs)}`);
+    assert.deepEqual(
+      outs.flatMap((o) => (o.error ? [o.error] : [])),
+      ["Conflict"],
+    );
+    for (const i of [1, 2]) {
+      const n = await mgr.inspect(`proc${i}-${run.rand}`);
+      for (const e of n.endpoints!) await mgr.detach({ network: n.name, containerId: e.containerId });
+      await mgr.remove(n.name);
+    }
+    assert.deepEqual(await mgr.check(), []);
+  });
+
+  it("a full subnet is a ResourceExhausted error from host-local, and nothing is left", async () => {
+    const tiny = await mgr.create({
+      name: `tiny-${run.rand}`,
+      subnet: run.subnet(3).replace(/\/24$/, "/30"),
+    });
+    const [, p1] = run.netnsAdd("i1");
+    const [, p2] = run.netnsAdd("i2");
+    await mgr.attach({ network: tiny.name, containerId: "3".repeat(64), containerName: "i1", netnsPath: p1 });
+    const links = linkNames().sort();
+    const err = await rejectsWith(
+      mgr.attach({ network: tiny.name, containerId: "4".repeat(64), containerName: "i2", netnsPath: p2 }),
+      "ResourceExhausted",
+      /connect container i2 to network tiny-.*: CNI bridge plugin could not set up the network: .*no IP addresses available/,
+    );
+    assert.ok((err as { hint?: string }).hint);
+    assert.deepEqual(linkNames().sort(), links);
+    assert.ok(!sh("iptables-save").includes("4".repeat(64)));
+    assert.deepEqual(
+      (await mgr.inspect(tiny.name)).endpoints!.map((e) => e.containerName),
+      ["i1"],
+    );
+    await mgr.detach({ network: tiny.name, containerId: "3".repeat(64) });
+    await mgr.remove(tiny.name);
+  });
+
+  it("restore() brings back a lost bridge (a reboot) and the DNS server listens again", async () => {
+    const n = await mgr.create({ name: `rb-${run.rand}` });
+    await dns!.refresh();
+    assert.ok(dns!.addresses.includes(`${n.gateway}:53`));
+    sh("ip", "link", "del", "dev", n.bridge!);
+    await dns!.refresh();
+    await mgr.restore();
+    assert.ok(linkNames().includes(n.bridge!));
+    await dns!.refresh();
+    assert.deepEqual((await udpQuery(n.gateway!, "nothing-here.invalid")).addresses, ["203.0.113.7"]);
+    await mgr.remove(n.name);
+    await dns!.refresh();
+    assert.ok(!dns!.addresses.includes(`${n.gateway}:53`));
   });
 
   it("tears everything down: detach all, remove the network, no leaks", async () => {

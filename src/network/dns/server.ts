@@ -8,6 +8,7 @@
  *   any other name                                               → forwarded to the upstreams
  *                                                                  (NXDOMAIN if there are none,
  *                                                                  SERVFAIL if none answers)
+ *   a query from outside the network's subnet                    → REFUSED
  *
  * Names are looked up in the state database on every query, so endpoints made by
  * another process are seen at once. Which networks exist is checked every
@@ -16,6 +17,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { connect, createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { NetworkManager } from "../manager.ts";
+import { contains, isIpv4, parseCidr, parseIpv4, type Cidr } from "../ipv4.ts";
 import { readResolvConf } from "../resolvconf.ts";
 import { CLASS_IN, RCODE, TYPE_A, buildAnswer, buildError, parseQuery } from "./message.ts";
 
@@ -95,10 +97,20 @@ export async function startDnsServer(mgr: NetworkManager, opts: DnsServerOptions
     return buildAnswer(msg, q, RCODE.SERVFAIL, [], ttl);
   }
 
-  async function listen(networkId: string, address: string): Promise<Listener | undefined> {
+  async function listen(networkId: string, address: string, subnet: Cidr): Promise<Listener | undefined> {
+    // The gateway address is reachable from other networks' containers too (it is the
+    // host's); only this network's own addresses may learn its names.
+    const mine = (ip: string | undefined): boolean => {
+      const v4 = ip?.replace(/^::ffff:/, "");
+      return v4 !== undefined && isIpv4(v4) && contains(subnet, parseIpv4(v4));
+    };
     const udp = createSocket({ type: "udp4" });
     const conns = new Set<TcpSocket>();
     const tcp = createServer((c) => {
+      if (!mine(c.remoteAddress)) {
+        c.destroy();
+        return;
+      }
       conns.add(c);
       c.on("close", () => conns.delete(c));
       serveTcp(c, (m) => answer(networkId, m, true));
@@ -130,6 +142,11 @@ export async function startDnsServer(mgr: NetworkManager, opts: DnsServerOptions
     udp.on("error", report);
     tcp.on("error", report);
     udp.on("message", (msg, rinfo) => {
+      if (!mine(rinfo.address)) {
+        const refused = buildError(msg, RCODE.REFUSED);
+        if (refused) udp.send(refused, rinfo.port, rinfo.address);
+        return;
+      }
       answer(networkId, msg, false).then(
         (reply) => {
           if (reply && !closed) udp.send(reply, rinfo.port, rinfo.address);
@@ -150,16 +167,16 @@ export async function startDnsServer(mgr: NetworkManager, opts: DnsServerOptions
   }
 
   async function refreshOnce(): Promise<void> {
-    const wanted = new Map<string, string>(); // gateway → network id
+    const wanted = new Map<string, { id: string; subnet: Cidr }>(); // by gateway
     for (const n of await mgr.list()) {
-      if (n.dns && n.gateway) wanted.set(n.gateway, n.id);
+      if (n.dns && n.gateway && n.subnet) wanted.set(n.gateway, { id: n.id, subnet: parseCidr(n.subnet) });
     }
     for (const l of [...listeners.values()]) {
-      if (wanted.get(l.address) !== l.networkId) await stop(l);
+      if (wanted.get(l.address)?.id !== l.networkId) await stop(l);
     }
-    for (const [address, networkId] of wanted) {
+    for (const [address, { id, subnet }] of wanted) {
       if (closed || listeners.has(address)) continue;
-      const l = await listen(networkId, address);
+      const l = await listen(id, address, subnet);
       if (l && !closed) listeners.set(address, l);
       else if (l) await stop(l);
     }
