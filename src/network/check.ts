@@ -16,7 +16,7 @@
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { FORWARD_CHAIN, commentFor } from "./firewall.ts";
+import { FORWARD_CHAIN } from "./firewall.ts";
 import { cniChainsOf, cniOwnerOf, hasChain, removeRulesAndChains, save, type Rule } from "./iptables.ts";
 import { ipamNetworks, listLeases, removeIpamDir, removeLease } from "./leases.ts";
 import { deleteLink, listLinks } from "./link.ts";
@@ -147,8 +147,7 @@ export async function findLeaks(mgr: NetworkManager): Promise<Leak[]> {
     }
     if (r.table === "filter" && r.chain === FORWARD_CHAIN && r.comment?.startsWith(`pier:${prefix}-`)) {
       const cniName = r.comment.slice("pier:".length);
-      if (!byCni.has(cniName) || commentFor(cniName) !== r.comment)
-        ruleLeak(r, `filter rule in ${FORWARD_CHAIN} for removed network ${cniName}`);
+      if (!byCni.has(cniName)) ruleLeak(r, `filter rule in ${FORWARD_CHAIN} for removed network ${cniName}`);
     }
   }
   for (const pair of leakedPairs) {

@@ -178,9 +178,18 @@ function pluginError(
   if (msg === "")
     msg = (stderr.trim() || stdout.trim() || `exit status ${status}`).split("\n").slice(-2).join("; ");
   let kind: ErrorKind = code === undefined ? "Internal" : (CODE_KINDS[code] ?? "Internal");
-  if (/no IP addresses available|range is full/i.test(msg)) kind = "ResourceExhausted";
+  let hint: string | undefined;
+  if (/no IP addresses available|range is full/i.test(msg)) {
+    kind = "ResourceExhausted";
+    hint = "the network's subnet is full; remove containers from it or use a network with a larger subnet";
+  } else if (/requested IP address .* is not available/i.test(msg)) {
+    kind = "Conflict";
+    hint = "another container has this address; choose another --ip, or let pier pick one";
+  }
   const verb = command === "ADD" ? "set up" : command === "DEL" ? "tear down" : "check";
-  return new PierError(kind, `CNI ${type} plugin could not ${verb} the network: ${msg}`, {
-    ...(kind === "ResourceExhausted" ? { hint: "the network's subnet is full; use a larger subnet" } : {}),
-  });
+  return new PierError(
+    kind,
+    `CNI ${type} plugin could not ${verb} the network: ${msg}`,
+    hint ? { hint } : {},
+  );
 }

@@ -508,15 +508,17 @@ export class NetworkManager {
 
     const rt = this.runtimeConf(endpoint, o.netnsPath, o.ip, o.mac);
     let result: CniResult;
+    let r: ReturnType<typeof readResult>;
     try {
       await this.ensureKernelState(n);
       result = await this.cni.add(this.conflistOf(n), rt);
+      r = readResult(result, ifName, n);
+      const res = result;
+      this.store.tx(() => this.store.markAttached(n.id, o.containerId, { ...r, result: res }));
     } catch (err) {
       await this.undoAttach(n, endpoint, rt).catch(() => {});
       throw wrap(err, `connect container ${containerName} to network ${n.name}`);
     }
-    const r = readResult(result, ifName, n);
-    this.store.tx(() => this.store.markAttached(n.id, o.containerId, { ...r, result }));
     this.emit("attach", n.id);
     return { ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, ifName, networkId: n.id };
   }

@@ -259,6 +259,18 @@ describe("network layer on the real kernel", { skip }, () => {
       ip: run.addr(1, 77),
     });
     assert.equal(b.ip, run.addr(1, 77), "the fixed address was given");
+    const [, nsX] = run.netnsAdd("x");
+    await rejectsWith(
+      mgr.attach({
+        network: net1.name,
+        containerId: "x".repeat(64),
+        containerName: "xray",
+        netnsPath: nsX,
+        ip: b.ip,
+      }),
+      "Conflict",
+      /requested IP address .* is not available/,
+    );
     const a = (await mgr.inspect(net1.name)).endpoints!.find((e) => e.containerId === idA)!;
     assert.ok(ping(nsA[0], b.ip), "alpha pings beta");
     assert.ok(ping(nsB[0], a.ip!), "beta pings alpha");
@@ -471,6 +483,21 @@ describe("network layer on the real kernel", { skip }, () => {
       "-j",
       chain,
     );
+    // A filter rule of a network that is gone.
+    sh(
+      "iptables",
+      "-w",
+      "-A",
+      "PIER-FORWARD",
+      "-i",
+      `${run.prefix}-leak`,
+      "-m",
+      "comment",
+      "--comment",
+      `pier:${run.prefix}-deadbeef0000`,
+      "-j",
+      "ACCEPT",
+    );
     const [nsName, nsPath] = run.netnsAdd("f");
     const idF = "9".repeat(64);
     await mgr.attach({ network: net1.name, containerId: idF, containerName: "foxtrot", netnsPath: nsPath });
@@ -480,7 +507,16 @@ describe("network layer on the real kernel", { skip }, () => {
     const kinds = leaks.map((l) => l.kind).sort();
     assert.deepEqual(
       kinds,
-      ["bridge", "endpoint", "iptables-chain", "iptables-rule", "iptables-rule", "lease", "veth"],
+      [
+        "bridge",
+        "endpoint",
+        "iptables-chain",
+        "iptables-rule",
+        "iptables-rule",
+        "iptables-rule",
+        "lease",
+        "veth",
+      ],
       JSON.stringify(leaks, null, 1),
     );
     assert.ok(leaks.every((l) => l.description.length > 0));
