@@ -148,6 +148,8 @@ export interface SystemBackend {
 /** Everything the server is built from. Later: containers, exec, volumes, networks, build. */
 export interface Backends {
   images: ImageBackend;
+  /** The container engine, exec and volumes (absent: those routes answer 404). */
+  containers?: import("./server/routes/containers.ts").ContainerBackends;
   system?: SystemBackend;
   /** The daemon's state directory, shown as DockerRootDir. */
   root: string;

@@ -5,7 +5,10 @@ import { join } from "node:path";
 import type { Backends } from "../api/backend.ts";
 import { createApiServer } from "../api/server/index.ts";
 import { describe } from "../common/errors.ts";
+import { Engine } from "../engine/containers/engine.ts";
+import { Execs } from "../engine/containers/streams.ts";
 import { ServiceImageBackend } from "../engine/images/index.ts";
+import { VolumeStore } from "../engine/volumes/index.ts";
 
 const DEFAULT_HOST = "unix:///run/pier/pier.sock";
 const DEFAULT_ROOT = "/var/lib/pier";
@@ -61,11 +64,26 @@ function parse(argv: string[]): Options | "help" {
 export async function makeBackends(opts: {
   root: string;
   insecureRegistries?: string[];
+  log?: (s: string) => void;
 }): Promise<{ backends: Backends; close(): Promise<void> }> {
   const images = await ServiceImageBackend.open(join(opts.root, "image"), {
     insecure: opts.insecureRegistries ?? [],
   });
-  return { backends: { images, root: opts.root }, close: () => images.close() };
+  const volumes = await VolumeStore.open(opts.root);
+  const engine = await Engine.open({
+    root: opts.root,
+    images: images.service,
+    volumes,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  const execs = new Execs(engine);
+  return {
+    backends: { images, root: opts.root, containers: { engine, execs, volumes } },
+    close: async () => {
+      await engine.close();
+      await images.close();
+    },
+  };
 }
 
 const log = (s: string) => process.stderr.write(`${new Date().toISOString()} pierd: ${s}\n`);
@@ -77,7 +95,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const made = await makeBackends(opts);
+  const made = await makeBackends({ ...opts, log });
   const server = createApiServer(made.backends, opts.debug ? { log, onError: log } : { onError: log });
   try {
     await server.listen(opts.socketPath);

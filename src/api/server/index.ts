@@ -1,5 +1,6 @@
 /** The Docker Engine API server: build one from backends, listen on a unix socket. */
 import type { Backends } from "../backend.ts";
+import { registerContainerRoutes } from "./routes/containers.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { ApiServer, type ServerOptions } from "./server.ts";
@@ -14,6 +15,7 @@ export type { Ctx, Handler, UpgradeCtx, UpgradeHandler } from "./context.ts";
 /** A server with every route pier has so far. */
 export function createApiServer(backends: Backends, opts: ServerOptions = {}): ApiServer {
   const server = new ApiServer(opts);
+  if (backends.containers) registerContainerRoutes(server, backends.containers);
   registerSystemRoutes(server, backends);
   registerImageRoutes(server, backends.images);
   return server;

@@ -7,9 +7,13 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "../../..");
+/** The directory of pier's binaries: next to a bundle (bin/*.js), or <repo>/bin from source. */
+export const BIN_DIR = existsSync(join(import.meta.dirname, "pier-monitor"))
+  ? import.meta.dirname
+  : resolve(import.meta.dirname, "../../../bin");
+export const REPO_ROOT = resolve(BIN_DIR, "..");
 export const MONITOR_SOURCE = join(REPO_ROOT, "native/monitor.c");
-export const DEFAULT_MONITOR = join(REPO_ROOT, "bin/pier-monitor");
+export const DEFAULT_MONITOR = join(BIN_DIR, "pier-monitor");
 
 export interface MonitorOptions {
   /** The OCI runtime's executable (pier-runtime or runc). */

@@ -652,6 +652,11 @@ export class ImageService {
     }
   }
 
+  /** The mounts of a rootfs made by prepareRootfs (to mount it again after a stop). */
+  async rootfsMounts(key: string): Promise<Mount[]> {
+    return this.snapshotter.mounts(key);
+  }
+
   /** Removes a rootfs made by prepareRootfs (unmount it first). */
   async removeRootfs(key: string): Promise<void> {
     await this.snapshotter.remove(key);
