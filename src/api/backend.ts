@@ -150,6 +150,8 @@ export interface Backends {
   images: ImageBackend;
   /** The container engine, exec and volumes (absent: those routes answer 404). */
   containers?: import("./server/routes/containers.ts").ContainerBackends;
+  /** The network layer (absent: /networks answers 404). */
+  networks?: import("../network/index.ts").NetworkManager;
   system?: SystemBackend;
   /** The daemon's state directory, shown as DockerRootDir. */
   root: string;

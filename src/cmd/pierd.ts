@@ -9,6 +9,8 @@ import { Engine } from "../engine/containers/engine.ts";
 import { Execs } from "../engine/containers/streams.ts";
 import { ServiceImageBackend } from "../engine/images/index.ts";
 import { VolumeStore } from "../engine/volumes/index.ts";
+import { networkPlugin } from "../engine/containers/network-plugin.ts";
+import { NetworkManager, startDnsServer } from "../network/index.ts";
 
 const DEFAULT_HOST = "unix:///run/pier/pier.sock";
 const DEFAULT_ROOT = "/var/lib/pier";
@@ -18,6 +20,9 @@ interface Options {
   root: string;
   debug: boolean;
   insecureRegistries: string[];
+  bridgePrefix?: string;
+  bip?: string;
+  execRoot?: string;
 }
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -30,6 +35,11 @@ Options:
       --insecure-registry list
                       Registry (host[:port]) that may be reached over plain http
                       (localhost and 127.0.0.1 always may)
+      --bridge-prefix string
+                      Prefix of the bridges pier makes (default "pier": pier0, pier-<id>)
+      --bip string    Subnet of the default bridge network (default: chosen, 172.17.0.0/16 first)
+      --exec-root string
+                      Directory for sockets of running containers (default /run/pier)
   -D, --debug         Log every request
   -h, --help          Print usage
 `;
@@ -39,6 +49,9 @@ function parse(argv: string[]): Options | "help" {
   let root = process.env.PIER_ROOT ?? DEFAULT_ROOT;
   let debug = false;
   const insecureRegistries: string[] = [];
+  let bridgePrefix: string | undefined;
+  let bip: string | undefined;
+  let execRoot: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
@@ -51,13 +64,24 @@ function parse(argv: string[]): Options | "help" {
     if (flag === "-H" || flag === "--host") host = value();
     else if (flag === "--root") root = value();
     else if (flag === "--insecure-registry") insecureRegistries.push(value());
+    else if (flag === "--bridge-prefix") bridgePrefix = value();
+    else if (flag === "--bip") bip = value();
+    else if (flag === "--exec-root") execRoot = value();
     else if (flag === "-D" || flag === "--debug") debug = true;
     else if (flag === "-h" || flag === "--help") return "help";
     else throw new Error(`unknown flag: ${a}`);
   }
   if (!host.startsWith("unix://") && !host.startsWith("/"))
     throw new Error(`only unix sockets are supported: ${host}`);
-  return { socketPath: host.startsWith("unix://") ? host.slice(7) : host, root, debug, insecureRegistries };
+  return {
+    socketPath: host.startsWith("unix://") ? host.slice(7) : host,
+    root,
+    debug,
+    insecureRegistries,
+    ...(bridgePrefix ? { bridgePrefix } : {}),
+    ...(bip ? { bip } : {}),
+    ...(execRoot ? { execRoot } : {}),
+  };
 }
 
 /** The one place backends are chosen. `close` releases what they hold (the image database). */
@@ -65,22 +89,36 @@ export async function makeBackends(opts: {
   root: string;
   insecureRegistries?: string[];
   log?: (s: string) => void;
+  bridgePrefix?: string;
+  bip?: string;
+  execRoot?: string;
 }): Promise<{ backends: Backends; close(): Promise<void> }> {
   const images = await ServiceImageBackend.open(join(opts.root, "image"), {
     insecure: opts.insecureRegistries ?? [],
   });
   const volumes = await VolumeStore.open(opts.root);
+  const networks = await NetworkManager.open({
+    stateDir: join(opts.root, "network"),
+    ...(opts.bridgePrefix ? { bridgePrefix: opts.bridgePrefix } : {}),
+    ...(opts.bip ? { defaultBridge: { subnet: opts.bip } } : {}),
+  });
+  await networks.restore();
+  const dns = await startDnsServer(networks, { onError: (e) => opts.log?.(`dns: ${e.message}`) });
   const engine = await Engine.open({
     root: opts.root,
     images: images.service,
     volumes,
+    networks: networkPlugin(networks),
+    runDir: join(opts.execRoot ?? "/run/pier", "c"),
     ...(opts.log ? { log: opts.log } : {}),
   });
   const execs = new Execs(engine);
   return {
-    backends: { images, root: opts.root, containers: { engine, execs, volumes } },
+    backends: { images, root: opts.root, containers: { engine, execs, volumes }, networks },
     close: async () => {
       await engine.close();
+      await dns.close();
+      networks.close();
       await images.close();
     },
   };

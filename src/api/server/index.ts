@@ -2,6 +2,7 @@
 import type { Backends } from "../backend.ts";
 import { registerContainerRoutes } from "./routes/containers.ts";
 import { registerImageRoutes } from "./routes/images.ts";
+import { registerNetworkRoutes } from "./routes/networks.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { ApiServer, type ServerOptions } from "./server.ts";
 
@@ -16,6 +17,8 @@ export type { Ctx, Handler, UpgradeCtx, UpgradeHandler } from "./context.ts";
 export function createApiServer(backends: Backends, opts: ServerOptions = {}): ApiServer {
   const server = new ApiServer(opts);
   if (backends.containers) registerContainerRoutes(server, backends.containers);
+  if (backends.networks && backends.containers)
+    registerNetworkRoutes(server, backends.networks, backends.containers.engine);
   registerSystemRoutes(server, backends);
   registerImageRoutes(server, backends.images);
   return server;

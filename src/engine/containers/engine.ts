@@ -29,6 +29,7 @@ import { join, posix, resolve } from "node:path";
 import type {
   ContainerConfig,
   ContainerCreateRequest,
+  EndpointSettings,
   HostConfig,
   Mount as ApiMount,
   MountPoint,
@@ -64,6 +65,7 @@ export interface NetworkPlugin {
     containerId: string;
     containerName: string;
     netnsPath: string;
+    ifName: string;
     aliases: string[];
     portMappings: { hostIp?: string; hostPort: number; containerPort: number; protocol: "tcp" | "udp" }[];
     ip?: string;
@@ -575,6 +577,7 @@ export class Engine {
           containerId: rec.id,
           containerName: rec.name,
           netnsPath: nsPath,
+          ifName: `eth${i}`,
           aliases,
           portMappings: i === 0 ? ports.mappings : [],
           ...(settings.IPAMConfig?.IPv4Address ? { ip: settings.IPAMConfig.IPv4Address } : {}),
@@ -924,6 +927,96 @@ export class Engine {
     await this.store.remove(cur);
     rmSync(f.console, { force: true });
     this.emit(cur, "destroy");
+  }
+
+  // ---- networks ------------------------------------------------------------------------
+
+  /** docker network connect: now when running (a new interface), else at the next start. */
+  async connect(ref: string, network: string, settings: EndpointSettings): Promise<void> {
+    const rec = await this.get(ref);
+    const plugin = this.opts.networks;
+    if (!plugin) throw new PierError("Unavailable", "networking is not available in this pierd");
+    const net = await plugin.resolve(network);
+    const mode = networkModeOf(rec.hostConfig);
+    if (mode === "host" || mode === "none" || mode.startsWith("container:")) {
+      throw new PierError(
+        "InvalidArgument",
+        `container cannot be connected to network: it uses --network ${mode}`,
+      );
+    }
+    await this.serial(rec.id, async () => {
+      const cur = (await this.store.load(rec.id))!;
+      if (
+        cur.endpointsConfig[net.name] ||
+        cur.endpoints[net.name] ||
+        networkModeOf(cur.hostConfig) === net.name
+      ) {
+        throw new PierError(
+          "Conflict",
+          `endpoint with name ${cur.name} already exists in network ${net.name}`,
+        );
+      }
+      cur.endpointsConfig[net.name] = settings;
+      if ((cur.state.status === "running" || cur.state.status === "paused") && cur.netnsPath) {
+        const aliases = [...(settings.Aliases ?? []), ...(net.dns ? [cur.name, cur.id.slice(0, 12)] : [])];
+        const i = Object.keys(cur.endpoints).length;
+        const got = await plugin.attach({
+          network: net.name,
+          containerId: cur.id,
+          containerName: cur.name,
+          netnsPath: cur.netnsPath,
+          ifName: `eth${i}`,
+          aliases,
+          portMappings: [],
+          ...(settings.IPAMConfig?.IPv4Address ? { ip: settings.IPAMConfig.IPv4Address } : {}),
+        });
+        cur.endpoints[net.name] = {
+          Network: net.name,
+          NetworkID: got.networkId,
+          EndpointID: `${cur.id.slice(0, 32)}${i}`,
+          Gateway: got.gateway,
+          IPAddress: got.ip,
+          IPPrefixLen: got.prefixLen,
+          MacAddress: got.mac,
+          Aliases: net.dns ? aliases : null,
+        };
+      }
+      await this.store.save(cur);
+    });
+  }
+
+  async disconnect(ref: string, network: string, force = false): Promise<void> {
+    const rec = await this.get(ref);
+    const plugin = this.opts.networks;
+    if (!plugin) throw new PierError("Unavailable", "networking is not available in this pierd");
+    const net = await plugin.resolve(network).catch((err: unknown) => {
+      if (force) return { id: network, name: network, dns: false };
+      throw err;
+    });
+    await this.serial(rec.id, async () => {
+      const cur = (await this.store.load(rec.id))!;
+      const ep = cur.endpoints[net.name];
+      const configured = net.name in cur.endpointsConfig || networkModeOf(cur.hostConfig) === net.name;
+      if (!ep && !configured && !force) {
+        throw new PierError("Conflict", `container ${cur.id} is not connected to network ${net.name}`);
+      }
+      if (ep) {
+        await plugin.detach({
+          network: net.name,
+          containerId: cur.id,
+          ...(cur.netnsPath ? { netnsPath: cur.netnsPath } : {}),
+        });
+        delete cur.endpoints[net.name];
+      }
+      delete cur.endpointsConfig[net.name];
+      if (networkModeOf(cur.hostConfig) === net.name) {
+        // The primary network: the next start uses the first other one, or none.
+        const next = Object.keys(cur.endpointsConfig).find((n) => n !== "default");
+        cur.hostConfig.NetworkMode = next ?? "none";
+        if (next) delete cur.endpointsConfig[next];
+      }
+      await this.store.save(cur);
+    });
   }
 
   // ---- pause, resize, rename, update ----------------------------------------------------
