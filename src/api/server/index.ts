@@ -1,6 +1,6 @@
 /** The Docker Engine API server: build one from backends, listen on a unix socket. */
 import type { Backends } from "../backend.ts";
-import { registerContainerRoutes } from "./routes/containers.ts";
+import { registerContainerExtraRoutes, registerContainerRoutes } from "./routes/containers.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerNetworkRoutes } from "./routes/networks.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
@@ -16,7 +16,26 @@ export type { Ctx, Handler, UpgradeCtx, UpgradeHandler } from "./context.ts";
 /** A server with every route pier has so far. */
 export function createApiServer(backends: Backends, opts: ServerOptions = {}): ApiServer {
   const server = new ApiServer(opts);
-  if (backends.containers) registerContainerRoutes(server, backends.containers);
+  if (backends.containers) {
+    registerContainerRoutes(server, backends.containers);
+    const images = backends.images;
+    registerContainerExtraRoutes(server, {
+      ...backends.containers,
+      ...(backends.networks ? { networks: backends.networks } : {}),
+      imageSummaries: async () =>
+        (await images.list({ all: false })).map((i) => ({
+          Id: i.id,
+          RepoTags: i.names,
+          RepoDigests: i.repoDigests,
+          Created: Math.floor(i.created.getTime() / 1000),
+          Size: i.size,
+          SharedSize: -1,
+          Labels: i.labels,
+          Containers: -1,
+          ParentId: i.parentId ?? "",
+        })),
+    });
+  }
   if (backends.networks && backends.containers)
     registerNetworkRoutes(server, backends.networks, backends.containers.engine);
   registerSystemRoutes(server, backends);

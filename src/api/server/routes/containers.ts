@@ -21,6 +21,9 @@ import {
   type OutputChunk,
 } from "../../../engine/containers/streams.ts";
 import { inspect, summary } from "../../../engine/containers/views.ts";
+import { changes, commit, explain, stats, top } from "../../../engine/containers/extras.ts";
+import { findLeaks, removeLeaks } from "../../../engine/containers/check.ts";
+import type { NetworkManager } from "../../../network/index.ts";
 import type { VolumeStore } from "../../../engine/volumes/index.ts";
 import { boolParam, readJson, sendJson, sendStatus } from "../context.ts";
 import { Hijacked, muxFrame, readUpgradeBody } from "../hijack.ts";
@@ -425,5 +428,119 @@ export function registerContainerRoutes(server: ApiServer, b: ContainerBackends)
       force: boolParam(ctx.query, "force"),
     });
     sendStatus(ctx.res, 204);
+  });
+}
+
+/** top, stats, changes, commit, explain; system df, check and prune. */
+export function registerContainerExtraRoutes(
+  server: ApiServer,
+  b: ContainerBackends & { networks?: NetworkManager; imageSummaries: () => Promise<unknown[]> },
+): void {
+  const { engine, volumes } = b;
+
+  server.get("/containers/{id}/top", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    sendJson(ctx.res, 200, await top(engine, rec, ctx.query.get("ps_args") ?? "-ef"));
+  });
+
+  server.get("/containers/{id}/changes", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    const ch = await changes(engine, rec);
+    sendJson(ctx.res, 200, ch.length ? ch : null);
+  });
+
+  server.get("/containers/{id}/stats", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    const stream = ctx.query.get("stream") === null || boolParam(ctx.query, "stream");
+    const oneShot = boolParam(ctx.query, "one-shot");
+    const res = ctx.res;
+    if (!stream) {
+      // docker samples twice, a second apart, so that CPU percentages can be computed.
+      let first;
+      if (!oneShot) {
+        first = stats(engine, rec);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      sendJson(res, 200, stats(engine, (await engine.get(rec.id)) ?? rec, first));
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "application/json" });
+    let prev = stats(engine, rec);
+    res.write(JSON.stringify(prev) + "\n");
+    let closed = false;
+    res.on("close", () => (closed = true));
+    while (!closed) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const cur = await engine.get(rec.id).catch(() => undefined);
+      if (!cur || closed) break;
+      prev = stats(engine, cur, prev);
+      res.write(JSON.stringify(prev) + "\n");
+    }
+    if (!res.writableEnded) res.end();
+  });
+
+  server.post("/commit", async (ctx) => {
+    const q = ctx.query;
+    const ref = q.get("container");
+    if (!ref) throw invalid("a container is required", "name the container to commit");
+    const rec = await engine.get(ref);
+    const repo = q.get("repo") ?? "";
+    const tag = q.get("tag") || "latest";
+    const id = await commit(engine, rec, {
+      ...(repo ? { name: `${repo}:${tag}` } : {}),
+      ...(q.get("comment") ? { comment: q.get("comment")! } : {}),
+      ...(q.get("author") ? { author: q.get("author")! } : {}),
+      changes: q
+        .getAll("changes")
+        .flatMap((c) => c.split("\n"))
+        .filter((c) => c.trim() !== ""),
+      pause: q.get("pause") === null || boolParam(q, "pause"),
+    });
+    sendJson(ctx.res, 201, { Id: id });
+  });
+
+  server.get("/containers/{id}/explain", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    sendJson(ctx.res, 200, await explain(engine, rec));
+  });
+
+  server.get("/system/df", async (ctx) => {
+    const recs = await engine.list();
+    const containers = [];
+    for (const r of recs) {
+      const s = summary(r);
+      let sizeRw = 0;
+      try {
+        const u = await engine.opts.images.snapshotter.usage(r.snapshotKey);
+        sizeRw = u.size;
+      } catch {
+        // gone
+      }
+      containers.push({ ...s, SizeRw: sizeRw, SizeRootFs: 0 });
+    }
+    const vols = [];
+    for (const v of await volumes.list()) {
+      const { anonymous: _a, ...rest } = v;
+      const refs = recs.filter((r) => r.mounts.some((m) => m.Name === v.Name)).length;
+      vols.push({ ...rest, UsageData: { Size: await volumes.size(v.Name), RefCount: refs } });
+    }
+    const images = await b.imageSummaries();
+    sendJson(ctx.res, 200, {
+      LayersSize: images.reduce((a: number, i) => a + ((i as { Size?: number }).Size ?? 0), 0),
+      Images: images,
+      Containers: containers,
+      Volumes: vols,
+      BuildCache: [],
+    });
+  });
+
+  server.get("/pier/system/check", async (ctx) => {
+    sendJson(ctx.res, 200, { Leaks: await findLeaks(engine, b.networks) });
+  });
+
+  server.post("/pier/system/prune", async (ctx) => {
+    const leaks = await findLeaks(engine, b.networks);
+    const removed = await removeLeaks(engine, leaks, b.networks);
+    sendJson(ctx.res, 200, { Removed: removed, SpaceReclaimed: 0 });
   });
 }
