@@ -10,6 +10,7 @@ import { Execs } from "../engine/containers/streams.ts";
 import { ServiceImageBackend } from "../engine/images/index.ts";
 import { VolumeStore } from "../engine/volumes/index.ts";
 import { networkPlugin } from "../engine/containers/network-plugin.ts";
+import { ensureLxcfs } from "../engine/lxcfs.ts";
 import { NetworkManager, startDnsServer } from "../network/index.ts";
 
 const DEFAULT_HOST = "unix:///run/pier/pier.sock";
@@ -23,6 +24,8 @@ interface Options {
   bridgePrefix?: string;
   bip?: string;
   execRoot?: string;
+  lxcfs?: boolean;
+  lxcfsDir?: string;
 }
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -40,6 +43,9 @@ Options:
       --bip string    Subnet of the default bridge network (default: chosen, 172.17.0.0/16 first)
       --exec-root string
                       Directory for sockets of running containers (default /run/pier)
+      --lxcfs-dir string
+                      Where lxcfs is (or is started) mounted (default /var/lib/lxcfs)
+      --no-lxcfs      Never bind lxcfs's /proc files into containers
   -D, --debug         Log every request
   -h, --help          Print usage
 `;
@@ -52,6 +58,8 @@ function parse(argv: string[]): Options | "help" {
   let bridgePrefix: string | undefined;
   let bip: string | undefined;
   let execRoot: string | undefined;
+  let lxcfs = true;
+  let lxcfsDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
@@ -67,6 +75,8 @@ function parse(argv: string[]): Options | "help" {
     else if (flag === "--bridge-prefix") bridgePrefix = value();
     else if (flag === "--bip") bip = value();
     else if (flag === "--exec-root") execRoot = value();
+    else if (flag === "--lxcfs-dir") lxcfsDir = value();
+    else if (flag === "--no-lxcfs") lxcfs = false;
     else if (flag === "-D" || flag === "--debug") debug = true;
     else if (flag === "-h" || flag === "--help") return "help";
     else throw new Error(`unknown flag: ${a}`);
@@ -81,6 +91,8 @@ function parse(argv: string[]): Options | "help" {
     ...(bridgePrefix ? { bridgePrefix } : {}),
     ...(bip ? { bip } : {}),
     ...(execRoot ? { execRoot } : {}),
+    lxcfs,
+    ...(lxcfsDir ? { lxcfsDir } : {}),
   };
 }
 
@@ -92,6 +104,8 @@ export async function makeBackends(opts: {
   bridgePrefix?: string;
   bip?: string;
   execRoot?: string;
+  lxcfs?: boolean;
+  lxcfsDir?: string;
 }): Promise<{ backends: Backends; close(): Promise<void> }> {
   const images = await ServiceImageBackend.open(join(opts.root, "image"), {
     insecure: opts.insecureRegistries ?? [],
@@ -104,8 +118,16 @@ export async function makeBackends(opts: {
   });
   await networks.restore();
   const dns = await startDnsServer(networks, { onError: (e) => opts.log?.(`dns: ${e.message}`) });
+  const lxcfsDir =
+    opts.lxcfs === false
+      ? undefined
+      : await ensureLxcfs(opts.lxcfsDir ?? "/var/lib/lxcfs", {
+          pidFile: join(opts.execRoot ?? "/run/pier", "lxcfs.pid"),
+          ...(opts.log ? { log: opts.log } : {}),
+        });
   const engine = await Engine.open({
     root: opts.root,
+    ...(lxcfsDir ? { lxcfsDir } : {}),
     images: images.service,
     volumes,
     networks: networkPlugin(networks),
