@@ -13,20 +13,12 @@ import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { constants, gunzipSync } from "node:zlib";
 import { PierError } from "../../common/errors.ts";
-import { decompress } from "../../image/layer/compression.ts";
+import { decompress, sniff } from "../../image/layer/compression.ts";
 
 export type ArchiveCompression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
 
 const PROGRAMS: Record<"bzip2" | "xz" | "zstd", string> = { bzip2: "bzip2", xz: "xz", zstd: "zstd" };
 const HEAD = 64 * 1024;
-
-function sniff(head: Buffer): ArchiveCompression {
-  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
-  if (head.subarray(0, 3).toString("latin1") === "BZh") return "bzip2";
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return "xz";
-  return "none";
-}
 
 /** Whether a 512-byte block is a tar header: not all zeros, and its checksum adds up. */
 export function isTarHeader(block: Buffer): boolean {
@@ -80,6 +72,8 @@ export async function detectArchive(path: string): Promise<ArchiveCompression | 
   } finally {
     await fh.close();
   }
+  // Anything shorter cannot hold a (compressed) tar header; sniff needs 6 bytes.
+  if (head.length < 6) return undefined;
   const kind = sniff(head);
   return isTarHeader(decompressHead(kind, head)) ? kind : undefined;
 }

@@ -450,3 +450,19 @@ test("cache keys: the same inputs give the same key; any part changes it; argume
   );
   assert.notEqual(cacheKey({ parent: "ab", instruction: "c" }), cacheKey({ parent: "a", instruction: "bc" }));
 });
+
+test("COPY --parents and ADD --checksum on local files are refused by name", async () => {
+  await failsWith(
+    plan({ sources: ["dir"], dest: "/p/", parents: true }),
+    "NotImplemented",
+    /COPY --parents is not implemented/,
+  );
+  await failsWith(
+    plan({ instruction: "ADD", sources: ["a.txt"], dest: "/p/", checksum: "sha256:00" }),
+    "InvalidArgument",
+    /checksum requires HTTP\(S\) or Git sources/,
+  );
+  const empty = join(scratch, "empty-file");
+  writeFileSync(empty, "");
+  assert.equal(await detectArchive(empty), undefined);
+});

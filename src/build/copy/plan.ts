@@ -109,6 +109,10 @@ export interface CopyPlanOptions {
   unpack?: boolean;
   /** Keep the source files' owners when no --chown (default: true unless `from` is the build context). */
   keepOwners?: boolean;
+  /** COPY --parents (not implemented: refused by name). */
+  parents?: boolean;
+  /** ADD --checksum (only for URL and git sources, which are not implemented here). */
+  checksum?: string;
 }
 
 interface Selected {
@@ -131,6 +135,16 @@ function isRemote(src: string): "url" | "git" | undefined {
 export async function planCopy(opts: CopyPlanOptions): Promise<CopyPlan> {
   const ins = opts.instruction;
   const tree = opts.from;
+  if (opts.parents === true) {
+    throw new PierError("NotImplemented", "COPY --parents is not implemented", {
+      hint: "copy each directory with its own COPY, naming the destination in full",
+    });
+  }
+  if (opts.checksum !== undefined && opts.checksum !== "") {
+    if (ins !== "ADD") throw fail(ins, "checksum can't be specified for COPY");
+    if (opts.sources.length !== 1) throw fail(ins, "checksum can't be specified for multiple sources");
+    if (!isRemote(opts.sources[0] as string)) throw fail(ins, "checksum requires HTTP(S) or Git sources");
+  }
   const inContext = tree instanceof BuildContext;
   const keepOwners = opts.keepOwners ?? !inContext;
   const unpack = ins === "ADD" && (opts.unpack ?? true);

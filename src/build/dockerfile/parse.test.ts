@@ -578,3 +578,14 @@ CMD ["dist/server.js"]
   ]);
   assert.deepEqual([env.loc.startLine, env.loc.endLine], [16, 17]);
 });
+
+test("here-documents with CRLF line endings, on ADD, and with a continuation before them", () => {
+  const [run, add] = body(
+    "FROM x\r\nRUN cat <<EOF \\\r\n  > /out\r\nline\r\nEOF\r\nADD <<-EOT /etc/x\r\n\tbody\r\n\tEOT\r\n",
+  );
+  assert.ok(run?.kind === "RUN" && add?.kind === "ADD");
+  assert.equal(run.heredocs[0]?.content, "line\r\n");
+  assert.deepEqual([run.loc.startLine, run.loc.endLine], [2, 5]);
+  assert.deepEqual(add.inline, [{ name: "EOT", content: "body\r\n", expand: true }]);
+  assert.deepEqual([add.loc.startLine, add.loc.endLine], [6, 8]);
+});
