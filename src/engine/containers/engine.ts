@@ -485,7 +485,7 @@ export class Engine {
       };
       rec.lxcfs = this.lxcfsFor(rec);
       await this.store.save(rec);
-      this.watchExit(id);
+      void this.watchExit(id);
       if (rec.config.Tty && rec.hostConfig.ConsoleSize?.[0]) {
         this.resize(id, rec.hostConfig.ConsoleSize[0], rec.hostConfig.ConsoleSize[1]);
       }
@@ -641,8 +641,8 @@ export class Engine {
 
   // ---- exits ----------------------------------------------------------------------------
 
-  private watchExit(id: string): void {
-    if (this.watchers.has(id) || this.closed) return;
+  private watchExit(id: string): Promise<void> {
+    if (this.watchers.has(id) || this.closed) return Promise.resolve();
     try {
       const w = watch(this.store.pathOf(id), { persistent: false }, (_ev, file) => {
         if (file === "exit") void this.noticeExit(id);
@@ -652,7 +652,7 @@ export class Engine {
     } catch {
       // the sweep will notice
     }
-    void this.noticeExit(id);
+    return this.noticeExit(id);
   }
 
   private async sweepExits(): Promise<void> {
@@ -758,7 +758,7 @@ export class Engine {
   /** On open: find every container again; finish the ones whose process ended meanwhile. */
   private async recover(): Promise<void> {
     for (const rec of await this.store.list()) {
-      if (rec.state.status === "running" || rec.state.status === "paused") this.watchExit(rec.id);
+      if (rec.state.status === "running" || rec.state.status === "paused") await this.watchExit(rec.id);
       else if (rec.state.status === "restarting") {
         rec.state.status = "exited";
         await this.store.save(rec);
