@@ -589,3 +589,10 @@ test("here-documents with CRLF line endings, on ADD, and with a continuation bef
   assert.deepEqual(add.inline, [{ name: "EOT", content: "body\r\n", expand: true }]);
   assert.deepEqual([add.loc.startLine, add.loc.endLine], [6, 8]);
 });
+
+test("a # syntax= naming another frontend is recorded with a warning", () => {
+  assert.deepEqual(parse("# syntax=docker/dockerfile:1\nFROM x\n").warnings, []);
+  const df = parse("# syntax=example.com/custom-frontend:v2\nFROM x\n");
+  assert.equal(df.syntax, "example.com/custom-frontend:v2");
+  assert.match(df.warnings[0]?.message ?? "", /built-in frontend/);
+});

@@ -104,7 +104,37 @@ function physicalLines(text: string): string[] {
   }
 }
 
+/** The line-level parse: raw nodes (no meaning given yet), directives and warnings. */
+export interface ParsedLines {
+  nodes: { node: Node; loc: Location }[];
+  escape: string;
+  directives: Directive[];
+  warnings: Warning[];
+}
+
 export function parseDockerfile(source: string | Buffer, opts: ParseOptions = {}): Dockerfile {
+  const file = opts.file ?? "Dockerfile";
+  const { nodes, escape, directives, warnings } = parseLines(source, opts);
+  const at = (startLine: number, endLine = startLine): Location => ({ file, startLine, endLine });
+  if (nodes.length === 0) {
+    throw syntaxError(at(0), "file with no instructions", "a Dockerfile needs at least a FROM line");
+  }
+  const out: Dockerfile = { file, escape, directives, globalArgs: [], stages: [], warnings };
+  const syntax = directives.find((x) => x.name === "syntax");
+  if (syntax) {
+    out.syntax = syntax.value;
+    if (!/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:|@|$)/.test(syntax.value)) {
+      warnings.push({
+        loc: at(syntax.line),
+        message: `# syntax=${syntax.value} is not used: pier parses Dockerfiles with its built-in frontend`,
+      });
+    }
+  }
+  return assemble(out, nodes);
+}
+
+/** Physical lines → logical instructions (raw nodes) with their locations. */
+export function parseLines(source: string | Buffer, opts: ParseOptions = {}): ParsedLines {
   const file = opts.file ?? "Dockerfile";
   let text = typeof source === "string" ? source : source.toString("utf8");
   if (text.startsWith("\ufeff")) text = text.slice(1);
@@ -200,21 +230,12 @@ export function parseDockerfile(source: string | Buffer, opts: ParseOptions = {}
     nodes.push({ node, loc: at(startLine, lineNo) });
   }
 
-  if (nodes.length === 0) {
-    throw syntaxError(at(0), "file with no instructions", "a Dockerfile needs at least a FROM line");
-  }
+  return { nodes, escape: d.escape, directives: d.found, warnings };
+}
 
-  const out: Dockerfile = {
-    file,
-    escape: d.escape,
-    directives: d.found,
-    globalArgs: [],
-    stages: [],
-    warnings,
-  };
-  const syntax = d.found.find((x) => x.name === "syntax");
-  if (syntax) out.syntax = syntax.value;
-
+function assemble(out: Dockerfile, nodes: ParsedLines["nodes"]): Dockerfile {
+  const warnings = out.warnings;
+  const at = (line: number): Location => ({ file: out.file, startLine: line, endLine: line });
   const names = new Map<string, Stage>();
   for (const { node, loc } of nodes) {
     const ins = toInstruction(node, loc);
