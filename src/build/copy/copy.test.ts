@@ -466,3 +466,20 @@ test("COPY --parents and ADD --checksum on local files are refused by name", asy
   writeFileSync(empty, "");
   assert.equal(await detectArchive(empty), undefined);
 });
+
+test("a here-document name cannot climb out of the destination", async () => {
+  await failsWith(
+    plan({ sources: [], inline: [{ name: "..", content: "x" }], dest: "/d/" }),
+    "InvalidArgument",
+    /invalid here-document file name/,
+  );
+  const nested = await plan({
+    sources: [],
+    inline: [{ name: "conf.d/a.conf", content: "x" }],
+    dest: "/etc/",
+  });
+  assert.deepEqual(
+    nested.entries.map((e) => e.dest),
+    ["/etc", "/etc/conf.d", "/etc/conf.d/a.conf"],
+  );
+});

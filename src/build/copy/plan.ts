@@ -337,7 +337,15 @@ export async function planCopy(opts: CopyPlanOptions): Promise<CopyPlan> {
   }
 
   for (const f of inline) {
-    const to = destIsDir ? posix.join(dest, f.name) : dest;
+    const name = cleanPath(f.name);
+    if (name === "." || name === ".." || name.startsWith("../") || name.startsWith("/")) {
+      throw fail(
+        ins,
+        `invalid here-document file name ${JSON.stringify(f.name)}`,
+        "name the here-document like a file, e.g. <<app.conf",
+      );
+    }
+    const to = destIsDir ? posix.join(dest, name) : dest;
     implied(posix.dirname(to));
     entries.push({
       type: "inline",

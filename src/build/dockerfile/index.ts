@@ -22,7 +22,8 @@ export { chompHeredoc, heredocBody, type Heredoc } from "./heredoc.ts";
 export { processWord, processWords, type LexOptions, type Lookup, type Processed } from "./lexer.ts";
 export { parseMount, type Mount, type MountType } from "./mounts.ts";
 export { instructionText, type NormalizeOptions } from "./normalize.ts";
-export { parseDockerfile, type ParseOptions } from "./parse.ts";
+export type { Node as RawNode } from "./node.ts";
+export { parseDockerfile, parseLines, type ParsedLines, type ParseOptions } from "./parse.ts";
 export { parsePorts } from "./ports.ts";
 export {
   commandArgv,
