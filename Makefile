@@ -76,6 +76,7 @@ demo: setup build
 bench: setup build
 	node --import tsx bench/runtime.bench.ts
 	node --import tsx bench/image.bench.ts
+	node --import tsx bench/engine.bench.ts
 
 clean:
 	rm -rf bin build

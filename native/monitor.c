@@ -4,7 +4,7 @@
  *
  * usage: pier-monitor -p MONITOR_PID_FILE -C CREATE_PID_FILE -c PID_FILE -l LOG_FILE
  *                     -e EXIT_FILE [-i STDIN_FIFO] [-k CTL_FIFO] [-t CONSOLE_SOCKET]
- *                     -- CREATE_ARGV... -- [START_ARGV...]
+ *                     [-S SYNC_SOCKET] -- CREATE_ARGV... -- [START_ARGV...]
  *
  * The first process double-forks (setsid in between) and exits once the monitor exists, so
  * the monitor outlives its caller. The monitor is a child subreaper, writes its pid to
@@ -22,8 +22,11 @@
  * CONSOLE_SOCKET (CREATE_ARGV passes it to the runtime as --console-socket), receives the
  * terminal's master over SCM_RIGHTS and logs what the terminal prints as "stdout".
  * CTL_FIFO takes one command per line: "c" closes stdin (EOF; ^D on a terminal), and
- * "r ROWS COLS" resizes the terminal. With no START_ARGV (an exec with --detach), the
- * process whose pid the runtime wrote to CREATE_PID_FILE is the one watched.
+ * "r ROWS COLS" resizes the terminal. With no START_ARGV (an exec with --detach, or a
+ * caller that starts the container itself), the process whose pid was written to
+ * CREATE_PID_FILE is the one watched. With -S, CREATE_ARGV gets, as fd 3, a connection to
+ * the unix socket SYNC_SOCKET: that is how pierd drives `pier-nsexec 3` itself (the
+ * runtime library in pierd's process) while the container is still the monitor's child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,7 +49,8 @@
 #define LINE_MAX_BYTES 16384
 
 static const char *mon_pid_file, *create_pid_file, *pid_file, *log_file, *exit_file, *stdin_fifo, *ctl_fifo,
-    *console_socket;
+    *console_socket, *sync_socket;
+static int sync_fd = -1;
 static int log_fd = -1;
 
 static size_t slen(const char *s) { return strlen(s); }
@@ -293,6 +297,8 @@ static pid_t spawn(char **argv, int in, int out, int err) {
     signal(SIGPIPE, SIG_DFL); /* ignored dispositions survive execve */
     signal(SIGHUP, SIG_DFL);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
+    if (sync_fd == 3) fcntl(3, F_SETFD, 0);
+    else if (sync_fd >= 0 && dup2(sync_fd, 3) < 0) _exit(127);
     execvp(argv[0], argv);
     _exit(127);
   }
@@ -309,6 +315,12 @@ static int wait_for(pid_t pid) {
 static pid_t read_pid(const char *path) {
   char b[32];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* With -S the pid file is written by the process driving the helper: it may come a
+   * moment after the helper exits. */
+  for (int i = 0; fd < 0 && errno == ENOENT && sync_socket && i < 5000; i++) {
+    usleep(2000);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  }
   if (fd < 0) return -1;
   ssize_t n = read(fd, b, sizeof b - 1);
   close(fd);
@@ -483,7 +495,7 @@ static int run_create(char **argv, int in, int out, int err, int lfd) {
 
 int main(int argc, char **argv) {
   int opt;
-  while ((opt = getopt(argc, argv, "+p:C:c:l:e:i:k:t:")) != -1) {
+  while ((opt = getopt(argc, argv, "+p:C:c:l:e:i:k:t:S:")) != -1) {
     switch (opt) {
       case 'p': mon_pid_file = optarg; break;
       case 'C': create_pid_file = optarg; break;
@@ -493,6 +505,7 @@ int main(int argc, char **argv) {
       case 'i': stdin_fifo = optarg; break;
       case 'k': ctl_fifo = optarg; break;
       case 't': console_socket = optarg; break;
+      case 'S': sync_socket = optarg; break;
       default: usage();
     }
   }
@@ -511,7 +524,9 @@ int main(int argc, char **argv) {
   if (log_fd < 0) die(log_file);
   int in = -1, in_p[2] = {-1, -1};
   if (stdin_fifo) {
-    /* Held open for writing too, so writers coming and going never make an EOF. */
+    /* Made here if missing; held open for writing too, so writers coming and going
+     * never make an EOF. */
+    if (mkfifo(stdin_fifo, 0600) < 0 && errno != EEXIST) die(stdin_fifo);
     in_fifo = open(stdin_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (in_fifo < 0) die(stdin_fifo);
     if (!console_socket) {
@@ -523,6 +538,7 @@ int main(int argc, char **argv) {
   if (in < 0) in = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (in < 0) die("/dev/null");
   if (ctl_fifo) {
+    if (mkfifo(ctl_fifo, 0600) < 0 && errno != EEXIST) die(ctl_fifo);
     ctl_fd = open(ctl_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (ctl_fd < 0) die(ctl_fifo);
   }
@@ -530,6 +546,13 @@ int main(int argc, char **argv) {
   if (console_socket && (lfd = listen_console(console_socket)) < 0) die(console_socket);
   int out_p[2], err_p[2];
   if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) die("pipe");
+  if (sync_socket) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (slen(sync_socket) >= sizeof a.sun_path) errno = ENAMETOOLONG, die(sync_socket);
+    strcpy(a.sun_path, sync_socket);
+    sync_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sync_fd < 0 || connect(sync_fd, (struct sockaddr *)&a, sizeof a) < 0) die(sync_socket);
+  }
 
   /* Double fork: the caller's child exits, the grandchild is the monitor. */
   pid_t c1 = fork();
@@ -563,6 +586,7 @@ int main(int argc, char **argv) {
   streams[2].name = "stdout", streams[2].fd = -1;
 
   int st = run_create(create_argv, in, out_p[1], err_p[1], lfd);
+  if (sync_fd >= 0) close(sync_fd), sync_fd = -1;
   if (in_p[0] >= 0) close(in_p[0]);
   if (lfd >= 0) close(lfd), unlink(console_socket);
   if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {

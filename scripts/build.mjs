@@ -32,7 +32,10 @@ const mod = { exports: {} };
 script.runInThisContext()(mod.exports, require, mod, file, __dirname);
 `;
 
+// PIER_BUILD_ONLY=pierd,pier builds only those (handy while another binary is being edited).
+const only = process.env.PIER_BUILD_ONLY?.split(",");
 for (const [name, entry] of Object.entries(binaries)) {
+  if (only && !only.includes(name)) continue;
   const outfile = `bin/${name}.js`;
   await build({
     entryPoints: [entry],

@@ -94,7 +94,8 @@ export interface HelperOptions {
 }
 
 export class HelperSession {
-  readonly child: ChildProcess;
+  /** The helper process, when this session started it. */
+  readonly child: ChildProcess | undefined;
   private readonly sock: Socket;
   private buf = "";
   private queue: HelperEvent[] = [];
@@ -105,26 +106,43 @@ export class HelperSession {
   constructor(
     private readonly plan: Plan,
     opts: HelperOptions = {},
+    /** An already connected sync socket (the helper was started by someone else). */
+    connected?: Socket,
   ) {
-    const preserve = opts.preserveFds ?? 0;
-    const stdio: (string | number)[] = [...(opts.stdio ?? ["inherit", "inherit", "inherit"])];
-    for (let i = 0; i < preserve; i++) stdio.push(3 + i);
-    const syncIndex = stdio.length;
-    stdio.push("pipe");
-    this.child = spawn(nsexecPath(), [String(syncIndex)], {
-      stdio: stdio as ("inherit" | "pipe")[],
-      env: opts.env ?? {},
-    });
-    this.exited = new Promise((resolve) =>
-      this.child.on("exit", (code, signal) => resolve({ code, signal })),
-    );
-    this.child.on("error", (err) => this.push({ type: "error", error: internal("start pier-nsexec", err) }));
-    this.sock = this.child.stdio[syncIndex] as Socket;
+    if (connected) {
+      this.child = undefined;
+      this.sock = connected;
+      this.exited = new Promise((resolve) =>
+        connected.on("close", () => resolve({ code: null, signal: null })),
+      );
+    } else {
+      const preserve = opts.preserveFds ?? 0;
+      const stdio: (string | number)[] = [...(opts.stdio ?? ["inherit", "inherit", "inherit"])];
+      for (let i = 0; i < preserve; i++) stdio.push(3 + i);
+      const syncIndex = stdio.length;
+      stdio.push("pipe");
+      const child = spawn(nsexecPath(), [String(syncIndex)], {
+        stdio: stdio as ("inherit" | "pipe")[],
+        env: opts.env ?? {},
+      });
+      this.child = child;
+      this.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+      child.on("error", (err) => this.push({ type: "error", error: internal("start pier-nsexec", err) }));
+      this.sock = child.stdio[syncIndex] as Socket;
+    }
     this.sock.on("data", (d: Buffer) => this.onData(d));
     this.sock.on("end", () => this.push({ type: "eof" }));
     this.sock.on("close", () => this.push({ type: "eof" }));
     this.sock.on("error", () => this.push({ type: "eof" }));
-    this.sock.write(plan.encode());
+    this.sock.write(this.plan.encode());
+  }
+
+  /**
+   * A session with a helper another process started (the engine's monitor runs
+   * `pier-nsexec 3` with fd 3 connected to a socket this process listens on).
+   */
+  static connected(plan: Plan, sock: Socket): HelperSession {
+    return new HelperSession(plan, {}, sock);
   }
 
   private onData(d: Buffer): void {

@@ -37,13 +37,17 @@ import type {
 import { PierError } from "../../common/errors.ts";
 import type { Mount as OciMount } from "../../oci/runtime-spec.ts";
 import type { ImageService } from "../../image/index.ts";
+import { HelperSession, nsexecPath } from "../../runtime/nsexec.ts";
+import { createServer, type Socket } from "node:net";
 import {
   deleteContainer,
+  launch,
   kill as runtimeKill,
   parseSignal,
   pause,
   resume,
   Runtime,
+  start as runtimeStart,
   update as runtimeUpdate,
 } from "../../runtime/index.ts";
 import { isMountPoint, mountAll, unmount } from "../../snapshot/index.ts";
@@ -89,6 +93,8 @@ export interface EngineOptions {
   log?: (s: string) => void;
 }
 
+/** iproute2's ip, by absolute path (no PATH search on every container start). */
+const IP = ["/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"].find((p) => existsSync(p)) ?? "ip";
 const PREDEFINED = new Set(["bridge", "host", "none", "default"]);
 const nowRfc = () =>
   new Date()
@@ -446,30 +452,15 @@ export class Engine {
       }
       await mkdir(f.bundle, { recursive: true });
       await writeFile(join(f.bundle, "config.json"), JSON.stringify(spec));
-      for (const fifo of [f.ctl, ...(rec.config.OpenStdin ? [f.stdin] : [])]) {
-        rmSync(fifo, { force: true });
-        execFileSync("mkfifo", ["-m", "600", fifo]);
-      }
       // A leftover runtime state of an earlier run must go first.
       try {
         deleteContainer(this.runtime, id, true);
       } catch {
         // none
       }
-      const started = await startMonitor({
-        runtime: this.runtimeBin,
-        root: join(this.opts.root, "runtime"),
-        bundle: f.bundle,
-        id,
-        logPath: f.log,
-        exitPath: f.exit,
-        pidFile: f.pid,
-        monitorPidFile: f.monitorPid,
-        ctlFifo: f.ctl,
-        ...(rec.config.OpenStdin ? { stdinFifo: f.stdin } : {}),
-        ...(rec.config.Tty ? { consoleSocket: f.console } : {}),
-        ...(this.opts.monitorBin ? { monitorBin: this.opts.monitorBin } : {}),
-      });
+      const started = await this.createThroughMonitor(rec, f);
+      // Created and waiting on its exec fifo: release it (what `pier-runtime start` does).
+      runtimeStart(this.runtime, id);
       rec.state = {
         ...rec.state,
         status: "running",
@@ -504,6 +495,69 @@ export class Engine {
       rec.state.exitCode = exit?.exitCode === -1 || !exit ? 128 : exit.exitCode;
       await this.store.save(rec).catch(() => undefined);
       throw startError(err);
+    }
+  }
+
+  /**
+   * Creates the container as the monitor's child without any runtime process: the monitor
+   * runs `pier-nsexec 3` with fd 3 connected to a socket here, and this process drives it
+   * with the runtime library (plan, cgroups, state), as `pier-runtime create` would.
+   */
+  private async createThroughMonitor(
+    rec: ContainerRecord,
+    f: ReturnType<Engine["files"]>,
+  ): Promise<{ containerPid: number; monitorPid: number }> {
+    const id = rec.id;
+    const syncPath = join(this.runDir, `${id.slice(0, 16)}.sync`);
+    rmSync(syncPath, { force: true });
+    const server = createServer();
+    await new Promise<void>((res, rej) => {
+      server.once("error", rej);
+      server.listen(syncPath, () => res());
+    });
+    try {
+      const accepted = new Promise<Socket>((res, rej) => {
+        server.once("connection", res);
+        const t = setTimeout(
+          () => rej(new PierError("Unavailable", `container ${id}: the monitor did not connect`)),
+          30_000,
+        );
+        t.unref();
+      });
+      const launching = launch(
+        this.runtime,
+        id,
+        {
+          bundle: f.bundle,
+          pidFile: `${f.pid}.create`,
+          ...(rec.config.Tty ? { consoleSocket: f.console } : {}),
+          helper: async (plan) => HelperSession.connected(plan, await accepted),
+        },
+        "create",
+        false,
+      ).then(({ session }) => session.close());
+      const monitoring = startMonitor({
+        runtime: this.runtimeBin,
+        root: join(this.opts.root, "runtime"),
+        bundle: f.bundle,
+        id,
+        logPath: f.log,
+        exitPath: f.exit,
+        pidFile: f.pid,
+        monitorPidFile: f.monitorPid,
+        ctlFifo: f.ctl,
+        nsexec: { path: nsexecPath(), syncSocket: syncPath },
+        ...(rec.config.OpenStdin ? { stdinFifo: f.stdin } : {}),
+        ...(rec.config.Tty ? { consoleSocket: f.console } : {}),
+        ...(this.opts.monitorBin ? { monitorBin: this.opts.monitorBin } : {}),
+      });
+      const [l, m] = await Promise.allSettled([launching, monitoring]);
+      if (l.status === "rejected") throw l.reason;
+      if (m.status === "rejected") throw m.reason;
+      return m.value;
+    } finally {
+      server.close();
+      rmSync(syncPath, { force: true });
     }
   }
 
@@ -548,12 +602,12 @@ export class Engine {
     }
     // Its own network namespace, made here so that it outlives the process for teardown.
     const nsName = `pier-${rec.id.slice(0, 12)}`;
-    execFileSync("ip", ["netns", "add", nsName], { stdio: "pipe" });
+    execFileSync(IP, ["netns", "add", nsName], { stdio: "pipe" });
     const nsPath = `/run/netns/${nsName}`;
     undo.push(async () => {
-      execFileSync("ip", ["netns", "delete", nsName], { stdio: "ignore" });
+      execFileSync(IP, ["netns", "delete", nsName], { stdio: "ignore" });
     });
-    execFileSync("ip", ["-n", nsName, "link", "set", "lo", "up"], { stdio: "pipe" });
+    execFileSync(IP, ["-n", nsName, "link", "set", "lo", "up"], { stdio: "pipe" });
     rec.netnsPath = nsPath;
     rec.endpoints = {};
     rec.ports = {};
@@ -630,7 +684,7 @@ export class Engine {
     }
     if (rec.netnsPath) {
       try {
-        execFileSync("ip", ["netns", "delete", rec.netnsPath.split("/").pop()!], { stdio: "ignore" });
+        execFileSync(IP, ["netns", "delete", rec.netnsPath.split("/").pop()!], { stdio: "ignore" });
       } catch {
         // gone already
       }

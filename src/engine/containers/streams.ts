@@ -16,7 +16,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { rm } from "node:fs/promises";
-import { execFileSync } from "node:child_process";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import type { ExecCreateRequest, ExecInspect } from "../../api/container-types.ts";
@@ -326,8 +325,6 @@ export class Execs {
     };
     writeFileSync(join(e.dir, "process.json"), JSON.stringify(proc));
     const attachIn = e.req.AttachStdin === true && !o.detach;
-    if (attachIn) execFileSync("mkfifo", ["-m", "600", join(e.dir, "stdin")]);
-    execFileSync("mkfifo", ["-m", "600", join(e.dir, "ctl")]);
     const consoleSocket = join(this.engine.runDir, `x${id.slice(0, 16)}.sock`);
     const log = join(e.dir, "log.json");
     try {

@@ -40,6 +40,16 @@ export interface MonitorOptions {
   consoleSocket?: string;
   /** Run a process in the running container (runtime exec --detach) instead of create+start. */
   exec?: { processFile: string };
+  /**
+   * Only create: the caller starts the container itself (the runtime library's start, in
+   * process), once startMonitor has returned. Saves the start command's process.
+   */
+  createOnly?: boolean;
+  /**
+   * Create by running `pier-nsexec 3` directly, fd 3 connected to `syncSocket`, where the
+   * caller runs the runtime library's create (no runtime process at all). Implies createOnly.
+   */
+  nsexec?: { path: string; syncSocket: string };
   /** Extra global options for the runtime (e.g. --log FILE). */
   runtimeArgs?: string[];
   /** How long to wait for the container to start; default 30 s. */
@@ -92,13 +102,19 @@ export function monitorArgs(o: MonitorOptions): string[] {
   if (o.ctlFifo) args.push("-k", resolve(o.ctlFifo));
   const tty = o.consoleSocket ? ["--console-socket", resolve(o.consoleSocket)] : [];
   if (o.consoleSocket) args.push("-t", resolve(o.consoleSocket));
+  if (o.nsexec) {
+    args.push("-S", resolve(o.nsexec.syncSocket));
+    args.push("--", o.nsexec.path, "3", "--");
+    return args;
+  }
   if (o.exec) {
     const p = ["exec", "--detach", "--pid-file", createPid, "--process", resolve(o.exec.processFile)];
     args.push("--", ...rt, ...p, ...tty, o.id, "--");
     return args;
   }
   args.push("--", ...rt, "create", "--bundle", resolve(o.bundle), "--pid-file", createPid, ...tty, o.id);
-  args.push("--", ...rt, "start", o.id);
+  args.push("--");
+  if (!o.createOnly) args.push(...rt, "start", o.id);
   return args;
 }
 

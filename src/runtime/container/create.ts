@@ -7,6 +7,7 @@ import { validateSpec } from "../../oci/validate.ts";
 import type { Runtime } from "../context.ts";
 import { HelperSession, type HelperEvent, type HelperOptions } from "../nsexec.ts";
 import { buildInitPlan } from "../plan/init.ts";
+import type { Plan } from "../plan/ops.ts";
 import { compileSeccompFor } from "../plan/process.ts";
 import { defaultDevices } from "../plan/rootfs.ts";
 import { alive, procStat, toState, type ContainerRecord } from "../state.ts";
@@ -21,6 +22,11 @@ export interface CreateOptions {
   preserveFds?: number | undefined;
   /** stdio of the container process; inherit this process's by default. */
   stdio?: HelperOptions["stdio"];
+  /**
+   * Talk to a helper someone else starts (instead of spawning pier-nsexec): called with the
+   * plan, it returns the session once that helper's sync socket is connected.
+   */
+  helper?: (plan: Plan) => Promise<HelperSession>;
 }
 
 /** Reads and validates <bundle>/config.json. */
@@ -152,10 +158,12 @@ export async function launch(
       unenforced = cg.create(cgroupPath, resources);
     }
     for (const u of unenforced) rt.warn(`${u.field}: ${u.reason}`);
-    session = new HelperSession(plan, {
-      preserveFds: o.preserveFds ?? 0,
-      stdio: o.stdio ?? ["inherit", "inherit", "inherit"],
-    });
+    session = o.helper
+      ? await o.helper(plan)
+      : new HelperSession(plan, {
+          preserveFds: o.preserveFds ?? 0,
+          stdio: o.stdio ?? ["inherit", "inherit", "inherit"],
+        });
     // The child may ask for hooks before the helper has reported its pid (the helper is busy
     // moving it into its cgroups meanwhile); hooks need the pid, so such requests wait.
     const waiting: HelperEvent[] = [];
