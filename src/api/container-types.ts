@@ -53,6 +53,8 @@ export interface Mount {
   VolumeOptions?: {
     NoCopy?: boolean;
     Labels?: Record<string, string>;
+    /** API 1.45+. */
+    Subpath?: string;
     DriverConfig?: { Name?: string; Options?: Record<string, string> };
   };
   TmpfsOptions?: {
@@ -271,6 +273,10 @@ export interface EndpointSettings {
   GlobalIPv6PrefixLen?: number;
   MacAddress?: string;
   DriverOpts?: Record<string, string> | null;
+  /** Sent by docker CLI 28 (API 1.48+); a 1.43 server ignores it. */
+  GwPriority?: number;
+  /** Sent by docker CLI 28 (API 1.44+); a 1.43 server ignores it. */
+  DNSNames?: string[] | null;
 }
 
 export interface NetworkingConfig {
@@ -473,6 +479,8 @@ export interface ExecCreateRequest {
   AttachStderr?: boolean;
   /** `[height, width]`. */
   ConsoleSize?: [number, number] | null;
+  /** Sent by the docker CLI (true for `exec -d`); the start request decides. */
+  Detach?: boolean;
   DetachKeys?: string;
   Tty?: boolean;
   Env?: string[] | null;

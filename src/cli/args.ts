@@ -13,6 +13,10 @@ export interface FlagSpec {
   help: string;
   /** Placeholder in help, e.g. "string". */
   arg?: string;
+  /** Other long names that set the same flag (`--net` for `--network`). */
+  aliases?: string[];
+  /** Left out of help (deprecated spellings). */
+  hidden?: boolean;
 }
 
 export interface Parsed {
@@ -32,7 +36,7 @@ export class UsageError extends Error {
 }
 
 export function parseArgs(argv: string[], specs: FlagSpec[], command: string, interspersed = true): Parsed {
-  const byName = new Map(specs.map((s) => [s.name, s]));
+  const byName = new Map(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])].map((n) => [n, s] as const)));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const flags = new Map<string, string[]>();
   const positionals: string[] = [];
@@ -110,3 +114,8 @@ export const str = (p: Parsed, name: string): string | undefined => {
   return v === undefined ? undefined : v[v.length - 1];
 };
 export const list = (p: Parsed, name: string): string[] => p.flags.get(name) ?? [];
+/** Whether the flag was given at all (pflag's Changed). */
+export const changed = (p: Parsed, name: string): boolean => p.flags.has(name);
+/** A bool flag with a default of true unless given (`--sig-proxy=false`). */
+export const boolOr = (p: Parsed, name: string, dflt: boolean): boolean =>
+  p.flags.has(name) ? p.flags.get(name)?.[0] === "true" : dflt;

@@ -1,17 +1,56 @@
 /** What every command gets: output, the parsed global flags, and a connected API client. */
 import { writeSync } from "node:fs";
+import type { Readable } from "node:stream";
 import { ApiClient, ConnectError } from "../api/client/index.ts";
 import { notImplemented } from "../common/errors.ts";
 import type { FlagSpec, Parsed } from "./args.ts";
+import { processSignals, processTerminal, type SignalSource, type Terminal } from "./terminal.ts";
 
+/**
+ * The process's side of the CLI. Only out/err/stdoutIsTTY are needed by most commands;
+ * attach, exec and run also use stdin, the terminal and signals (process defaults when
+ * left out, so tests give fakes).
+ */
 export interface Io {
-  out(s: string): void;
-  err(s: string): void;
+  out(s: string | Uint8Array): void;
+  err(s: string | Uint8Array): void;
   stdoutIsTTY: boolean;
+  stderrIsTTY?: boolean;
+  stdin?: Readable;
+  stdinIsTTY?: boolean;
+  terminal?: Terminal;
+  signals?: SignalSource;
+  /** Our environment, for `-e NAME` (default process.env). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
 }
 
-function writeAll(fd: number, s: string): void {
-  const buf = Buffer.from(s);
+/** Io with the process defaults filled in. */
+export interface FullIo extends Io {
+  stdin: Readable;
+  stdinIsTTY: boolean;
+  terminal: Terminal;
+  signals: SignalSource;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export function fullIo(io: Io): FullIo {
+  return {
+    ...io,
+    out: io.out,
+    err: io.err,
+    stdin: io.stdin ?? process.stdin,
+    stdinIsTTY: io.stdinIsTTY ?? (io.stdin ? false : process.stdin.isTTY === true),
+    terminal: io.terminal ?? processTerminal,
+    signals: io.signals ?? processSignals,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  };
+}
+
+function writeAll(fd: number, s: string | Uint8Array): void {
+  const buf = typeof s === "string" ? Buffer.from(s) : s;
   let off = 0;
   while (off < buf.length) {
     try {
@@ -26,6 +65,7 @@ export const processIo: Io = {
   out: (s) => writeAll(1, s),
   err: (s) => writeAll(2, s),
   stdoutIsTTY: process.stdout.isTTY === true,
+  stderrIsTTY: process.stderr.isTTY === true,
 };
 
 /** `unix:///run/pier/pier.sock` or a path → the socket path. */
@@ -72,6 +112,8 @@ export class Cli {
 export interface CommandDef {
   /** "images" or "image inspect". */
   name: string;
+  /** Flags stop at the first positional (run, exec: the rest is the command). */
+  interspersed?: boolean;
   usage: string;
   summary: string;
   flags: FlagSpec[];

@@ -51,7 +51,14 @@ test("src/cli imports only src/cli, src/api/client and src/common", () => {
 
 test("src/api/client imports only the API's wire types and pure helpers", () => {
   assert.deepEqual(
-    check("api/client", ["api/client/", "api/types.ts", "api/version.ts", "api/reference.ts", "common/"]),
+    check("api/client", [
+      "api/client/",
+      "api/types.ts",
+      "api/container-types.ts",
+      "api/version.ts",
+      "api/reference.ts",
+      "common/",
+    ]),
     [],
   );
 });

@@ -32,6 +32,7 @@ type Loader = () => Promise<{ command: CommandDef }>;
 const COMMANDS: Record<string, Loader> = {
   version: () => import("./commands/version.ts"),
   info: () => import("./commands/info.ts"),
+  "system info": () => import("./commands/info.ts"),
   images: () => import("./commands/images.ts"),
   "image ls": () => import("./commands/images.ts"),
   "image list": () => import("./commands/images.ts"),
@@ -57,15 +58,76 @@ const COMMANDS: Record<string, Loader> = {
   "image import": () => import("./commands/import.ts"),
   login: () => import("./commands/login.ts"),
   logout: () => import("./commands/logout.ts"),
+  inspect: () => import("./commands/inspect.ts"),
+  explain: () => import("./commands/explain.ts"),
+  ...containerCommands(),
+  "volume create": () => import("./commands/volume-create.ts"),
+  "volume ls": () => import("./commands/volume-ls.ts"),
+  "volume list": () => import("./commands/volume-ls.ts"),
+  "volume inspect": () => import("./commands/volume-inspect.ts"),
+  "volume rm": () => import("./commands/volume-rm.ts"),
+  "volume remove": () => import("./commands/volume-rm.ts"),
+  "volume prune": () => import("./commands/volume-prune.ts"),
+  "network create": () => import("./commands/network-create.ts"),
+  "network ls": () => import("./commands/network-ls.ts"),
+  "network list": () => import("./commands/network-ls.ts"),
+  "network inspect": () => import("./commands/network-inspect.ts"),
+  "network rm": () => import("./commands/network-rm.ts"),
+  "network remove": () => import("./commands/network-rm.ts"),
+  "network connect": () => import("./commands/network-connect.ts"),
+  "network disconnect": () => import("./commands/network-disconnect.ts"),
+  "network prune": () => import("./commands/network-prune.ts"),
+  "system df": () => import("./commands/system-df.ts"),
+  "system prune": () => import("./commands/system-prune.ts"),
+  "system check": () => import("./commands/system-check.ts"),
 };
 
-const GROUPS = new Set(["image"]);
+/** The container commands: each as `pier X` and `pier container X`, as docker has them. */
+function containerCommands(): Record<string, Loader> {
+  const top: Record<string, Loader> = {
+    run: () => import("./commands/run.ts"),
+    create: () => import("./commands/create.ts"),
+    start: () => import("./commands/start.ts"),
+    stop: () => import("./commands/stop.ts"),
+    restart: () => import("./commands/restart.ts"),
+    kill: () => import("./commands/kill.ts"),
+    rm: () => import("./commands/rm.ts"),
+    ps: () => import("./commands/ps.ts"),
+    logs: () => import("./commands/logs.ts"),
+    exec: () => import("./commands/exec.ts"),
+    attach: () => import("./commands/attach.ts"),
+    commit: () => import("./commands/commit.ts"),
+    top: () => import("./commands/top.ts"),
+    stats: () => import("./commands/stats.ts"),
+    wait: () => import("./commands/wait.ts"),
+    port: () => import("./commands/port.ts"),
+    cp: () => import("./commands/cp.ts"),
+    rename: () => import("./commands/rename.ts"),
+    pause: () => import("./commands/pause.ts"),
+    unpause: () => import("./commands/unpause.ts"),
+    update: () => import("./commands/update.ts"),
+    diff: () => import("./commands/diff.ts"),
+  };
+  const out: Record<string, Loader> = { ...top };
+  for (const [name, load] of Object.entries(top)) out[`container ${name}`] = load;
+  out["container ls"] = top.ps!;
+  out["container list"] = top.ps!;
+  out["container remove"] = top.rm!;
+  out["container inspect"] = () => import("./commands/container-inspect.ts");
+  out["container prune"] = () => import("./commands/container-prune.ts");
+  out["container explain"] = () => import("./commands/explain.ts");
+  return out;
+}
+
+const GROUPS = new Set(["image", "container", "volume", "network", "system"]);
 
 function flagHelp(flags: FlagSpec[]): string {
-  const rows = flags.map((f) => {
-    const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "bool" ? "" : ` ${f.arg ?? (f.kind === "list" ? "list" : "string")}`}`;
-    return `  ${names.padEnd(26)}${f.help}`;
-  });
+  const rows = flags
+    .filter((f) => !f.hidden)
+    .map((f) => {
+      const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "bool" ? "" : ` ${f.arg ?? (f.kind === "list" ? "list" : "string")}`}`;
+      return `  ${names.padEnd(26)}${f.help}`;
+    });
   return rows.join("\n");
 }
 
@@ -113,7 +175,12 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     }
     const { command } = await load();
     const helpFlag: FlagSpec = { name: "help", kind: "bool", help: "Print usage" };
-    const p = parseArgs(args, [...command.flags, helpFlag], `pier ${command.name}`);
+    const p = parseArgs(
+      args,
+      [...command.flags, helpFlag],
+      `pier ${command.name}`,
+      command.interspersed ?? true,
+    );
     if (bool(p, "help")) {
       io.out(
         `\nUsage:  pier ${command.usage}\n\n${command.summary}\n\nOptions:\n${flagHelp(command.flags)}\n`,

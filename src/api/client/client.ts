@@ -14,6 +14,7 @@ import {
   type IncomingMessage,
   type RequestOptions as HttpRequestOptions,
 } from "node:http";
+import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { PierError, type ErrorKind } from "../../common/errors.ts";
 import type {
@@ -27,7 +28,13 @@ import type {
   VersionResponse,
 } from "../types.ts";
 import { API_VERSION, minVersion } from "../version.ts";
+import { ContainersApi } from "./containers.ts";
+import { ExecApi } from "./exec.ts";
+import { hijack, HijackRefused } from "./hijack.ts";
 import { readJsonLines } from "./jsonlines.ts";
+import { NetworksApi } from "./networks.ts";
+import { SystemApi } from "./system.ts";
+import { VolumesApi } from "./volumes.ts";
 
 export const DEFAULT_SOCKET = "/run/pier/pier.sock";
 
@@ -104,8 +111,15 @@ const EMPTY_AUTH = "e30="; // base64 of "{}"
 
 export class ApiClient {
   readonly socketPath: string;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  // Streams (wait, logs -f, stats of many containers) each hold a connection while open.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   private version: string | undefined;
+
+  readonly containers = new ContainersApi(this);
+  readonly exec = new ExecApi(this);
+  readonly volumes = new VolumesApi(this);
+  readonly networks = new NetworksApi(this);
+  readonly system = new SystemApi(this);
 
   constructor(opts: ClientOptions = {}) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -140,14 +154,7 @@ export class ApiClient {
 
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const prefix = opts.unversioned ? "" : `/v${await this.apiVersion()}`;
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v === undefined) continue;
-      if (Array.isArray(v)) for (const x of v) qs.append(k, x);
-      else if (typeof v === "boolean") qs.set(k, v ? "1" : "0");
-      else qs.set(k, String(v));
-    }
-    const q = qs.toString();
+    const q = queryString(opts.query);
     const headers: Record<string, string> = { "User-Agent": "pier-cli", ...opts.headers };
     let data: Buffer | undefined;
     if (opts.body !== undefined) {
@@ -183,6 +190,33 @@ export class ApiClient {
     const r = await this.request(method, path, opts);
     if (r.status >= 400) throw new DaemonError(r.status, await errorMessage(r));
     return r;
+  }
+
+  /** A request whose answer has no body worth reading (204, 304, an empty 200). */
+  async empty(method: string, path: string, opts: RequestOptions = {}): Promise<number> {
+    const r = await this.call(method, path, opts);
+    r.body.resume();
+    return r.status;
+  }
+
+  /**
+   * An upgraded (hijacked) connection: `POST path` with `Upgrade: tcp`, answered 101.
+   * Resolves with the socket; an error answer is a DaemonError as for `call`.
+   */
+  async hijack(
+    path: string,
+    opts: { query?: RequestOptions["query"]; body?: unknown } = {},
+  ): Promise<Socket> {
+    const q = queryString(opts.query);
+    const full = `/v${await this.apiVersion()}${path}${q ? `?${q}` : ""}`;
+    try {
+      return await hijack({ socketPath: this.socketPath, path: full, body: opts.body });
+    } catch (e) {
+      if (e instanceof HijackRefused && e.status >= 400)
+        throw new DaemonError(e.status, messageOf(e.body, e.status));
+      if (e instanceof HijackRefused) throw new PierError("Internal", e.message);
+      throw e;
+    }
   }
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -313,13 +347,29 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The query as Go's url.Values.Encode writes it: keys sorted, repeated keys kept in order. */
+function queryString(query: RequestOptions["query"]): string {
+  const qs = new URLSearchParams();
+  for (const k of Object.keys(query ?? {}).sort()) {
+    const v = query?.[k];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) qs.append(k, x);
+    else if (typeof v === "boolean") qs.set(k, v ? "1" : "0");
+    else qs.set(k, String(v));
+  }
+  return qs.toString();
+}
+
 async function errorMessage(r: Response): Promise<string> {
-  const text = (await readAll(r.body)).toString("utf8");
+  return messageOf((await readAll(r.body)).toString("utf8"), r.status);
+}
+
+function messageOf(text: string, status: number): string {
   try {
     const o = JSON.parse(text) as { message?: unknown };
     if (typeof o.message === "string") return o.message;
   } catch {
     // not JSON: use the text
   }
-  return text.trim() || `status ${r.status}`;
+  return text.trim() || `status ${status}`;
 }

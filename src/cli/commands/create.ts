@@ -1,0 +1,28 @@
+/** `pier create`: the create request `run` would send (same flags but the run-only ones); prints the id. */
+import type { CommandDef } from "../context.ts";
+import { fullIo } from "../context.ts";
+import { createContainer } from "../create-container.ts";
+import { CREATE_FLAGS, containerOptions } from "../run-flags.ts";
+import { runFailure } from "./run.ts";
+
+export const command: CommandDef = {
+  name: "create",
+  usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+  summary: "Create a new container",
+  interspersed: false,
+  flags: CREATE_FLAGS,
+  async run(cli, p) {
+    const io = fullIo(cli.io);
+    const opts = containerOptions(
+      p,
+      { cwd: io.cwd, env: (n) => io.env[n], consoleSize: io.stdoutIsTTY ? io.terminal.size() : undefined },
+      "pier create",
+    );
+    const client = await cli.client();
+    try {
+      io.out(`${await createContainer(client, opts, io)}\n`);
+    } catch (e) {
+      throw runFailure(e);
+    }
+  },
+};

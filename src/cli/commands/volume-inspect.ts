@@ -1,0 +1,28 @@
+/** `pier volume inspect`: docker's JSON array or --format per volume. */
+import { str } from "../args.ts";
+import type { CommandDef } from "../context.ts";
+import { StatusError, errorText } from "../errors.ts";
+import { formatInspect } from "../table.ts";
+
+export const command: CommandDef = {
+  name: "volume inspect",
+  usage: "volume inspect [OPTIONS] VOLUME [VOLUME...]",
+  summary: "Display detailed information on one or more volumes",
+  minArgs: 1,
+  flags: [{ name: "format", short: "f", kind: "string", help: "Format output using a custom template" }],
+  async run(cli, p) {
+    const client = await cli.client();
+    const found: unknown[] = [];
+    const errors: string[] = [];
+    for (const n of p.positionals) {
+      try {
+        found.push(await client.volumes.inspect(n));
+      } catch (e) {
+        errors.push(errorText(e));
+      }
+    }
+    const format = str(p, "format");
+    if (found.length > 0 || format === undefined) cli.io.out(formatInspect(found, format));
+    if (errors.length > 0) throw new StatusError(1, errors.join("\n"));
+  },
+};
