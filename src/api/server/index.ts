@@ -1,6 +1,10 @@
 /** The Docker Engine API server: build one from backends, listen on a unix socket. */
 import type { Backends } from "../backend.ts";
-import { registerContainerExtraRoutes, registerContainerRoutes } from "./routes/containers.ts";
+import {
+  registerArchiveRoutes,
+  registerContainerExtraRoutes,
+  registerContainerRoutes,
+} from "./routes/containers.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerNetworkRoutes } from "./routes/networks.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
@@ -18,6 +22,7 @@ export function createApiServer(backends: Backends, opts: ServerOptions = {}): A
   const server = new ApiServer(opts);
   if (backends.containers) {
     registerContainerRoutes(server, backends.containers);
+    registerArchiveRoutes(server, backends.containers.engine);
     const images = backends.images;
     registerContainerExtraRoutes(server, {
       ...backends.containers,

@@ -61,6 +61,10 @@ export class ApiServer {
     this.routes.add("DELETE", pattern, h);
     return this;
   }
+  put(pattern: string, h: Handler): this {
+    this.routes.add("PUT", pattern, h);
+    return this;
+  }
   head(pattern: string, h: Handler): this {
     this.routes.add("HEAD", pattern, h);
     return this;

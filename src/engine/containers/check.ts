@@ -42,9 +42,9 @@ export async function findLeaks(engine: Engine, networks?: NetworkManager): Prom
     if (!existsSync(dir)) continue;
     for (const id of readdirSync(dir)) {
       if (!/^[0-9a-f]{64}$/.test(id) || live.has(id)) continue;
-      if (!known.has(id) && !existsSync(engine.store.pathOf(id))) {
-        // Only pier's engine ids: a standalone pier-runtime may use /pier/<id> too, with other ids.
-      }
+      // Only this engine's containers: another pierd (another root) or a standalone
+      // pier-runtime may own the rest of /pier.
+      if (!known.has(id) && !existsSync(engine.store.pathOf(id))) continue;
       leaks.push({
         Kind: "cgroup",
         Id: id,
@@ -59,8 +59,8 @@ export async function findLeaks(engine: Engine, networks?: NetworkManager): Prom
     const m = /^pier-([0-9a-f]{12})$/.exec(n);
     if (!m) continue;
     const owner = recs.find((r) => r.id.startsWith(m[1]!));
-    if (owner && isLive(owner.state.status)) continue;
-    if (owner === undefined && !engine.store.dir) continue;
+    // Not one of ours (another pierd's): leave it.
+    if (!owner || isLive(owner.state.status)) continue;
     leaks.push({
       Kind: "netns",
       ...(owner ? { Id: owner.id } : {}),

@@ -23,6 +23,7 @@ import {
 import { inspect, summary } from "../../../engine/containers/views.ts";
 import { changes, commit, explain, stats, top } from "../../../engine/containers/extras.ts";
 import { findLeaks, removeLeaks } from "../../../engine/containers/check.ts";
+import { getArchive, putArchive, statPath } from "../../../engine/containers/archive.ts";
 import type { NetworkManager } from "../../../network/index.ts";
 import type { VolumeStore } from "../../../engine/volumes/index.ts";
 import { boolParam, readJson, sendJson, sendStatus } from "../context.ts";
@@ -542,5 +543,37 @@ export function registerContainerExtraRoutes(
     const leaks = await findLeaks(engine, b.networks);
     const removed = await removeLeaks(engine, leaks, b.networks);
     sendJson(ctx.res, 200, { Removed: removed, SpaceReclaimed: 0 });
+  });
+}
+
+/** `docker cp`: GET/PUT/HEAD /containers/{id}/archive. */
+export function registerArchiveRoutes(server: ApiServer, engine: Engine): void {
+  const statHeader = (s: unknown) => Buffer.from(JSON.stringify(s)).toString("base64");
+  server.head("/containers/{id}/archive", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    const path = ctx.query.get("path");
+    if (!path) throw invalid("path is required");
+    const st = await statPath(engine, rec, path);
+    ctx.res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(st) });
+    ctx.res.end();
+  });
+  server.get("/containers/{id}/archive", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    const path = ctx.query.get("path");
+    if (!path) throw invalid("path is required");
+    const { stat, tar, done } = await getArchive(engine, rec, path);
+    ctx.res.writeHead(200, {
+      "Content-Type": "application/x-tar",
+      "X-Docker-Container-Path-Stat": statHeader(stat),
+    });
+    tar.pipe(ctx.res);
+    await done;
+  });
+  server.put("/containers/{id}/archive", async (ctx) => {
+    const rec = await engine.get(ctx.params.id!);
+    const path = ctx.query.get("path");
+    if (!path) throw invalid("path is required");
+    await putArchive(engine, rec, path, ctx.req);
+    sendStatus(ctx.res, 200);
   });
 }
