@@ -7,6 +7,7 @@ import { createApiServer } from "../api/server/index.ts";
 import { describe } from "../common/errors.ts";
 import { Engine } from "../engine/containers/engine.ts";
 import { Execs } from "../engine/containers/streams.ts";
+import { HealthChecks } from "../engine/containers/health.ts";
 import { ServiceImageBackend } from "../engine/images/index.ts";
 import { VolumeStore } from "../engine/volumes/index.ts";
 import { networkPlugin } from "../engine/containers/network-plugin.ts";
@@ -135,9 +136,12 @@ export async function makeBackends(opts: {
     ...(opts.log ? { log: opts.log } : {}),
   });
   const execs = new Execs(engine);
+  const health = new HealthChecks(engine, execs);
+  await health.resume();
   return {
     backends: { images, root: opts.root, containers: { engine, execs, volumes }, networks },
     close: async () => {
+      health.close();
       await engine.close();
       await dns.close();
       networks.close();

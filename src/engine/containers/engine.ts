@@ -30,6 +30,7 @@ import type {
   ContainerConfig,
   ContainerCreateRequest,
   EndpointSettings,
+  Health,
   HostConfig,
   Mount as ApiMount,
   MountPoint,
@@ -474,6 +475,7 @@ export class Engine {
         manuallyStopped: false,
         restartCount: restarting ? rec.state.restartCount : rec.state.restartCount,
       };
+      delete rec.state.health;
       rec.lxcfs = this.lxcfsFor(rec);
       await this.store.save(rec);
       void this.watchExit(id);
@@ -981,6 +983,17 @@ export class Engine {
     await this.store.remove(cur);
     rmSync(f.console, { force: true });
     this.emit(cur, "destroy");
+  }
+
+  /** Updates State.Health of a running container (health.ts). */
+  async setHealth(id: string, fn: (h: Health | undefined) => Health): Promise<void> {
+    await this.serial(id, async () => {
+      const rec = await this.store.load(id);
+      if (!rec || rec.state.status !== "running") return;
+      rec.state.health = fn(rec.state.health);
+      await this.store.save(rec);
+      this.emit(rec, `health_status: ${rec.state.health.Status}`);
+    });
   }
 
   // ---- networks ------------------------------------------------------------------------

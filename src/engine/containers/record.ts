@@ -6,7 +6,13 @@
  * Everything about the running process (pid, exit status) can be re-read from the files
  * the monitor writes next to it, so a record is never the only truth about a process.
  */
-import type { ContainerConfig, EndpointSettings, HostConfig, MountPoint } from "../../api/container-types.ts";
+import type {
+  ContainerConfig,
+  EndpointSettings,
+  Health,
+  HostConfig,
+  MountPoint,
+} from "../../api/container-types.ts";
 
 export type Status = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
@@ -23,6 +29,8 @@ export interface RunState {
   /** `docker stop`/`kill` by a user: no restart by policy (until the next start). */
   manuallyStopped: boolean;
   restartCount: number;
+  /** HEALTHCHECK results, when the container has one. */
+  health?: Health;
 }
 
 /** One endpoint on a network, as attached (kept to detach it later). */

@@ -78,12 +78,23 @@ export function capName(c: string): string {
   return n;
 }
 
+/** The capabilities this process may hand out (its bounding set): "all" for --privileged. */
+function hostCaps(): string[] {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    const mask = BigInt(`0x${m?.[1] ?? "0"}`);
+    return ALL_CAPS.filter((_, i) => (mask >> BigInt(i)) & 1n);
+  } catch {
+    return [...ALL_CAPS];
+  }
+}
+
 /** docker's rule: start from the defaults (or all), add, then drop. */
 export function capabilities(add: string[], drop: string[], privileged: boolean): string[] {
-  if (privileged) return [...ALL_CAPS];
+  if (privileged) return hostCaps();
   const a = add.map(capName);
   const d = drop.map(capName);
-  let caps = a.includes("ALL") ? [...ALL_CAPS] : [...DEFAULT_CAPS];
+  let caps = a.includes("ALL") ? hostCaps() : [...DEFAULT_CAPS];
   for (const c of a) if (c !== "ALL" && !caps.includes(c)) caps.push(c);
   if (d.includes("ALL")) caps = a.filter((c) => c !== "ALL");
   else caps = caps.filter((c) => !d.includes(c));

@@ -390,6 +390,14 @@ export class Execs {
     writeCtlFile(join(e.dir, "ctl"), `r ${rows} ${cols}\n`);
   }
 
+  /** Forgets one finished exec and removes its files. */
+  forgetExec(id: string): void {
+    const e = this.execs.get(id);
+    if (!e || e.running) return;
+    this.execs.delete(id);
+    void rm(e.dir, { recursive: true, force: true });
+  }
+
   /** Forgets the execs of a container that stopped (their files went with the run). */
   forget(containerId: string): void {
     for (const [id, e] of this.execs) if (e.containerId === containerId) this.execs.delete(id);

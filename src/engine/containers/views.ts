@@ -9,6 +9,7 @@ import type {
   PortMap,
 } from "../../api/container-types.ts";
 import type { Engine } from "./engine.ts";
+import { healthSuffix } from "./health.ts";
 import { withInitLayer } from "./rootfs.ts";
 import { ZERO_TIME, type ContainerRecord } from "./record.ts";
 
@@ -19,7 +20,7 @@ export function humanStatus(rec: ContainerRecord, now = Date.now()): string {
     case "created":
       return "Created";
     case "running":
-      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}${healthSuffix(rec)}`;
     case "paused":
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case "restarting":
@@ -216,6 +217,7 @@ export async function inspect(
       Error: s.error,
       StartedAt: s.startedAt || ZERO_TIME,
       FinishedAt: s.finishedAt || ZERO_TIME,
+      ...(s.health ? { Health: s.health } : {}),
     },
     Image: rec.imageId,
     ResolvConfPath: f.resolvConf,
