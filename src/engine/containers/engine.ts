@@ -39,6 +39,7 @@ import { PierError } from "../../common/errors.ts";
 import type { Mount as OciMount } from "../../oci/runtime-spec.ts";
 import type { ImageService } from "../../image/index.ts";
 import { HelperSession, nsexecPath } from "../../runtime/nsexec.ts";
+import { createSocket } from "node:dgram";
 import { createServer, type Socket } from "node:net";
 import {
   deleteContainer,
@@ -1175,12 +1176,18 @@ function readPidFile(path: string): number | undefined {
   }
 }
 
+/** Whether `pid` runs (a zombie does not: on hosts whose init does not reap, one may linger). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
   }
 }
 
@@ -1398,16 +1405,14 @@ async function portMappings(rec: ContainerRecord): Promise<{
 
 async function freePort(proto: "tcp" | "udp"): Promise<number> {
   if (proto === "udp") {
-    const dgram = await import("node:dgram");
-    const s = dgram.createSocket("udp4");
+    const s = createSocket("udp4");
     await new Promise<void>((r) => s.bind(0, r));
     const port = s.address().port;
     s.close();
     return port;
   }
-  const net = await import("node:net");
   return new Promise((resolvePort, reject) => {
-    const s = net.createServer();
+    const s = createServer();
     s.once("error", reject);
     s.listen(0, () => {
       const a = s.address();
