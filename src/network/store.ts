@@ -7,7 +7,7 @@
  * (The SQLite helper lives in the image layer for now; see its header.)
  */
 import { join } from "node:path";
-import { immediate, openDatabase, type Database } from "../image/store/sqlite.ts";
+import { immediate, openDatabase, type Database } from "../common/sqlite.ts";
 import type { EndpointRecord, NetworkDriver, NetworkRecord, PortMapping, Protocol } from "./types.ts";
 
 const MIGRATIONS = [

@@ -8,7 +8,7 @@
  * it, which is how directory renames and row changes succeed or fail together.
  */
 import { PierError } from "../common/errors.ts";
-import { immediate, openDatabase, type Database } from "../image/store/sqlite.ts";
+import { immediate, openDatabase, type Database } from "../common/sqlite.ts";
 import type { Info, Kind, Usage } from "./snapshotter.ts";
 
 const MIGRATIONS = [

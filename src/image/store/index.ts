@@ -7,5 +7,5 @@ export type {
   ManifestRecord,
   Target,
 } from "./metadata.ts";
-export { immediate, openDatabase } from "./sqlite.ts";
-export type { Database, Migration, OpenOptions, Statement } from "./sqlite.ts";
+export { immediate, openDatabase } from "../../common/sqlite.ts";
+export type { Database, Migration, OpenOptions, Statement } from "../../common/sqlite.ts";

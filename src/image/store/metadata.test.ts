@@ -9,7 +9,7 @@ import { ContentStore } from "../content/store.ts";
 import { digestOf } from "../digest.ts";
 import { collectGarbage } from "../gc.ts";
 import { MetadataStore, blobNode } from "./metadata.ts";
-import { openDatabase } from "./sqlite.ts";
+import { openDatabase } from "../../common/sqlite.ts";
 
 const CHILD = join(import.meta.dirname, "hammer-child.ts");
 

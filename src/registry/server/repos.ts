@@ -9,8 +9,8 @@
  * every blob and manifest a repository holds is also a GC edge from
  * `registry:<repository>`, so pier's garbage collector keeps them.
  */
-import { openDatabase, type Database, type Migration } from "../../image/store/sqlite.ts";
-import { immediate } from "../../image/store/sqlite.ts";
+import { openDatabase, type Database, type Migration } from "../../common/sqlite.ts";
+import { immediate } from "../../common/sqlite.ts";
 import { blobNode, type MetadataStore } from "../../image/store/metadata.ts";
 
 const MIGRATIONS: readonly Migration[] = [

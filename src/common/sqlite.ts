@@ -11,7 +11,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { mkdirSync } from "node:fs";
-import { PierError } from "../../common/errors.ts";
+import { PierError } from "./errors.ts";
 
 export interface RunResult {
   changes: number;
