@@ -6,7 +6,7 @@
  * `PRAGMA user_version` applied in order inside one IMMEDIATE transaction.
  *
  * better-sqlite3 ships no types; the small surface pier uses is declared here.
- * (Shared by every SQLite-backed store; belongs in src/common once it has a second user.)
+ * Shared by every SQLite-backed store (images, snapshots, registry, networks).
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
