@@ -5,7 +5,14 @@
  * after; the daemon's warnings are printed.
  */
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
-import { DaemonError, familiar, normalize, parseReference, type ApiClient } from "../api/client/index.ts";
+import {
+  compareVersions,
+  DaemonError,
+  familiar,
+  normalize,
+  parseReference,
+  type ApiClient,
+} from "../api/client/index.ts";
 import type { FullIo } from "./context.ts";
 import { registryAuthHeader } from "./credentials.ts";
 import { StatusError } from "./errors.ts";
@@ -64,6 +71,14 @@ export async function createContainer(
   opts: ContainerOptions,
   io: FullIo,
 ): Promise<string> {
+  // Fields the daemon's API version does not have are refused here, as docker does.
+  const version = await client.apiVersion();
+  if (opts.body.Healthcheck?.StartInterval && compareVersions(version, "1.44") < 0) {
+    throw new StatusError(
+      1,
+      `"--health-start-interval" requires API version 1.44, but the Docker daemon API version is ${version}`,
+    );
+  }
   const cid = claimCidfile(opts.cidfile);
   try {
     if (opts.pull === "always") await pullForRun(client, opts.image, io, opts);

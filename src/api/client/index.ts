@@ -8,4 +8,4 @@ export { copyStd, frame, StdDemuxer, type Frame, type StdSinks, type StdStream }
 export type * from "../types.ts";
 export type * from "../container-types.ts";
 export { familiar, normalize, parseReference, repository, type Reference } from "../reference.ts";
-export { API_VERSION } from "../version.ts";
+export { API_VERSION, compareVersions } from "../version.ts";

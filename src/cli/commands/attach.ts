@@ -46,6 +46,15 @@ export const command: CommandDef = {
         ...(detachKeys ? { detachKeys } : {}),
       });
       const session = startSession(conn, io, { tty, stdin, detachKeys: localDetachKeys(detachKeys) });
+      // Checked again now that we are attached: had it stopped in between, we would wait forever.
+      try {
+        const again = await client.containers.inspect(name);
+        if (!again.State.Running)
+          throw new StatusError(1, "You cannot attach to a stopped container, start it first");
+      } catch (e) {
+        session.close();
+        throw e;
+      }
       const stopResize = tty ? monitorTtySize(io, (h, w) => client.containers.resize(c.Id, h, w)) : () => {};
       const stopSignals = boolOr(p, "sig-proxy", true) && !tty ? proxySignals(client, c.Id, io) : () => {};
       try {

@@ -1,4 +1,7 @@
-/** `pier network rm NETWORK...`: looks each one up first, as docker does, then removes it. */
+/**
+ * `pier network rm NETWORK...`. docker looks each one up first (to warn about swarm
+ * ingress networks) and goes on whatever the answer; so does pier.
+ */
 import type { CommandDef } from "../context.ts";
 import { forEachTarget } from "../multi.ts";
 
@@ -10,8 +13,8 @@ export const command: CommandDef = {
   flags: [{ name: "force", short: "f", kind: "bool", help: "Do not error if the network does not exist" }],
   async run(cli, p) {
     await forEachTarget(cli, p.positionals, async (c, n) => {
-      const net = await c.networks.inspect(n);
-      await c.networks.remove(net.Id || n);
+      await c.networks.inspect(n).catch(() => undefined);
+      await c.networks.remove(n);
     });
   },
 };

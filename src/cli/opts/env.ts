@@ -5,7 +5,7 @@
  * files and dropped for label files).
  */
 import { readFileSync } from "node:fs";
-import { ValueError } from "./values.ts";
+import { goPathError, ValueError } from "./values.ts";
 
 export type EnvLookup = (name: string) => string | undefined;
 
@@ -64,7 +64,10 @@ export function validateLabel(value: string): string {
   return value;
 }
 
-/** KEY=VALUE list → map (docker's ConvertKVStringsToMap: a bare key maps to ""). */
+/**
+ * KEY=VALUE list → map (docker's ConvertKVStringsToMap: a bare key maps to ""), keys in
+ * sorted order as Go marshals a map.
+ */
 export function kvMap(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of list) {
@@ -72,5 +75,5 @@ export function kvMap(list: string[]): Record<string, string> {
     if (eq < 0) out[kv] = "";
     else out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return out;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

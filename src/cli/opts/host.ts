@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { RestartPolicy, Ulimit } from "../../api/client/index.ts";
-import { parseInt64, ValueError } from "./values.ts";
+import { goPathError, parseInt64, ValueError } from "./values.ts";
 
 const ULIMITS = new Set([
   "core",
@@ -88,17 +88,15 @@ const normalizeCap = (c: string) => {
   return u === "ALL" || u.startsWith("CAP_") ? u : `CAP_${u}`;
 };
 
-/** docker's EffectiveCapAddCapDrop: normalized, deduplicated, adding beats dropping, sorted. */
+/** `--cap-add`/`--cap-drop` as docker 28 sends them: normalized (CAP_ prefix, upper case), deduplicated, sorted. */
 export function effectiveCaps(
   add: string[],
   drop: string[],
 ): { add: string[] | null; drop: string[] | null } {
-  const a = new Set(add.map(normalizeCap));
-  let d = new Set(drop.map(normalizeCap));
-  if (d.has("ALL")) d = new Set(["ALL"]);
-  const dropList = [...d].filter((c) => !a.has(c)).sort();
-  const addList = [...a].sort();
-  return { add: addList.length ? addList : null, drop: dropList.length ? dropList : null };
+  const norm = (l: string[]) => [...new Set(l.map(normalizeCap))].sort();
+  const a = norm(add);
+  const d = norm(drop);
+  return { add: a.length ? a : null, drop: d.length ? d : null };
 }
 
 /**
@@ -126,7 +124,7 @@ export function parseSecurityOpts(values: string[]): { opts: string[]; unconfine
       try {
         text = readFileSync(v, "utf8");
       } catch (e) {
-        throw new ValueError(`opening seccomp profile (${v}) failed: ${(e as Error).message}`);
+        throw new ValueError(`opening seccomp profile (${v}) failed: ${goPathError("open", v, e)}`);
       }
       try {
         opts.push(`seccomp=${JSON.stringify(JSON.parse(text))}`);

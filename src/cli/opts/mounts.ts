@@ -99,6 +99,8 @@ export function parseMount(value: string, cwd: string): Mount {
   };
   let source: string | undefined;
   let target = "";
+  let driverName: string | undefined;
+  let driverOptions: Record<string, string> | undefined;
   for (const field of csvFields(value)) {
     const eq = field.indexOf("=");
     const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
@@ -149,7 +151,8 @@ export function parseMount(value: string, cwd: string): Mount {
         bindOptions().CreateMountpoint = boolOf();
         break;
       case "volume-driver":
-        volumeOptions().DriverConfig!.Name = val;
+        driverName = val;
+        volumeOptions();
         break;
       case "volume-label":
         setKV((volumeOptions().Labels ??= {}), val);
@@ -160,11 +163,10 @@ export function parseMount(value: string, cwd: string): Mount {
       case "volume-subpath":
         volumeOptions().Subpath = val;
         break;
-      case "volume-opt": {
-        const dc = volumeOptions().DriverConfig!;
-        setKV((dc.Options ??= {}), val);
+      case "volume-opt":
+        volumeOptions();
+        setKV((driverOptions ??= {}), val);
         break;
-      }
       case "tmpfs-size":
         try {
           tmpfsOptions().SizeBytes = ramInBytes(val);
@@ -200,7 +202,11 @@ export function parseMount(value: string, cwd: string): Mount {
     if (vol.NoCopy) v.NoCopy = true;
     if (vol.Labels && Object.keys(vol.Labels).length > 0) v.Labels = vol.Labels;
     if (vol.Subpath) v.Subpath = vol.Subpath;
-    if (vol.DriverConfig) v.DriverConfig = vol.DriverConfig;
+    // Go's order: Name, then Options.
+    v.DriverConfig = {
+      ...(driverName ? { Name: driverName } : {}),
+      ...(driverOptions ? { Options: driverOptions } : {}),
+    };
     out.VolumeOptions = v;
   }
   if (tmpfs) out.TmpfsOptions = tmpfs;
@@ -223,7 +229,7 @@ export function parseDevice(value: string): DeviceMapping {
   let perms = "rwm";
   let dst = "";
   if (arr.length === 3) {
-    if (!validDeviceMode(arr[2]!)) throw new ValueError(`invalid device mode: ${arr[2]!}`);
+    if (!validDeviceMode(arr[2]!)) throw new ValueError(`bad mode specified: ${arr[2]!}`);
     perms = arr[2]!;
   }
   if (arr.length >= 2) {

@@ -137,3 +137,16 @@ export function parseBool(s: string): boolean {
   if (/^(0|f|F|FALSE|false|False)$/.test(s)) return false;
   throw new ValueError(`strconv.ParseBool: parsing "${s}": invalid syntax`);
 }
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "not a directory",
+};
+
+/** Go's *PathError text: `open /x: no such file or directory`. */
+export function goPathError(op: string, path: string, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return `${op} ${path}: ${(err.code && ERRNO_TEXT[err.code]) ?? err.message}`;
+}
