@@ -15,14 +15,7 @@ export function readKVFile(path: string, lookup: EnvLookup | undefined): string[
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === "ENOENT"
-        ? "no such file or directory"
-        : err.code === "EISDIR"
-          ? "is a directory"
-          : err.message;
-    throw new ValueError(`open ${path}: ${why}`);
+    throw new ValueError(goPathError("open", path, e));
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const out: string[] = [];
