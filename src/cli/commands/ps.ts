@@ -26,6 +26,8 @@ export interface ContainerRow {
   Mounts: string;
   Networks: string;
   LocalVolumes: string;
+  /** The image's platform when the daemon says (API 1.46+); null otherwise, as docker prints it. */
+  Platform: string | null;
 }
 
 export const HEADERS: Record<string, string> = {
@@ -43,6 +45,7 @@ export const HEADERS: Record<string, string> = {
   Mounts: "MOUNTS",
   Networks: "NETWORKS",
   LocalVolumes: "LOCAL VOLUMES",
+  Platform: "PLATFORM",
 };
 
 /** Go's strconv.Quote, near enough: JSON's escapes. */
@@ -94,6 +97,7 @@ export function containerRow(c: ContainerSummary, opts: { trunc: boolean; now?: 
       .sort()
       .join(","),
     LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Driver === "local").length),
+    Platform: null,
   };
 }
 

@@ -12,7 +12,9 @@ const HEADERS = {
   Labels: "LABELS",
   Links: "LINKS",
   Size: "SIZE",
-  CreatedAt: "CREATED AT",
+  Group: "GROUP",
+  Availability: "AVAILABILITY",
+  Status: "STATUS",
 };
 
 export function volumeRow(v: Volume) {
@@ -27,7 +29,10 @@ export function volumeRow(v: Volume) {
       .join(","),
     Links: v.UsageData ? String(v.UsageData.RefCount) : "N/A",
     Size: v.UsageData && v.UsageData.Size >= 0 ? String(v.UsageData.Size) : "N/A",
-    CreatedAt: v.CreatedAt ?? "",
+    // Cluster volume fields: docker prints N/A for local volumes.
+    Group: "N/A",
+    Availability: "N/A",
+    Status: "N/A",
   };
 }
 

@@ -32,6 +32,7 @@ function docker(
         DOCKER_HOST: `unix://${socket}`,
         DOCKER_CONFIG: cwd,
         PIER_TEST_VAR: "from-env",
+        TZ: "UTC",
       },
       stdio: ["pipe", "pipe", "pipe"],
     });

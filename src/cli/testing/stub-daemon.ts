@@ -54,11 +54,224 @@ export const STUB_INSPECT = {
   NetworkSettings: { Ports: { "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }] } },
 };
 
+/** Containers as `GET /containers/json` lists them; created an hour before "now". */
+export function stubContainers(size: boolean): unknown[] {
+  const created = Math.floor(Date.now() / 1000) - 3600;
+  const sizes = (rw: number, root: number) => (size ? { SizeRw: rw, SizeRootFs: root } : {});
+  return [
+    {
+      Id: STUB_ID,
+      Names: ["/web"],
+      Image: "busybox",
+      ImageID: "sha256:" + "b".repeat(64),
+      Command: "httpd -f -p 80 -h /www",
+      Created: created,
+      Ports: [
+        { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
+        { IP: "::", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
+        { PrivatePort: 443, Type: "tcp" },
+        { IP: "127.0.0.1", PrivatePort: 9000, PublicPort: 9000, Type: "udp" },
+        { IP: "127.0.0.1", PrivatePort: 9001, PublicPort: 9001, Type: "udp" },
+      ],
+      ...sizes(12345, 4_400_000),
+      Labels: { "com.example.tier": "front", app: "web" },
+      State: "running",
+      Status: "Up About an hour",
+      HostConfig: { NetworkMode: "bridge" },
+      NetworkSettings: { Networks: { bridge: {}, mynet: {} } },
+      Mounts: [
+        {
+          Type: "volume",
+          Name: "data",
+          Source: "/var/lib/pier/volumes/data/_data",
+          Destination: "/data",
+          Driver: "local",
+          Mode: "z",
+          RW: true,
+          Propagation: "",
+        },
+        {
+          Type: "bind",
+          Source: "/srv/a/very/long/source/path",
+          Destination: "/www",
+          Mode: "",
+          RW: false,
+          Propagation: "rprivate",
+        },
+      ],
+    },
+    {
+      Id: "d".repeat(64),
+      Names: ["/db", "/web/db"],
+      Image: "sha256:" + "f".repeat(64),
+      ImageID: "sha256:" + "f".repeat(64),
+      Command: 'sh -c "while true; do sleep 1; done"',
+      Created: created - 60,
+      Ports: [],
+      ...sizes(0, 0),
+      Labels: {},
+      State: "exited",
+      Status: "Exited (1) 5 minutes ago",
+      HostConfig: { NetworkMode: "none" },
+      NetworkSettings: { Networks: {} },
+      Mounts: [],
+    },
+    {
+      Id: "9".repeat(64),
+      Names: ["/cache"],
+      Image: "localhost:5000/redis:7@sha256:" + "0".repeat(64),
+      ImageID: "sha256:" + "1".repeat(64),
+      Command: "",
+      Created: created - 120,
+      Ports: [
+        { PrivatePort: 6379, Type: "tcp" },
+        { PrivatePort: 6380, Type: "tcp" },
+      ],
+      ...sizes(0, 100),
+      Labels: { a: "b" },
+      State: "paused",
+      Status: "Up 2 hours (Paused)",
+      HostConfig: { NetworkMode: "host" },
+      NetworkSettings: { Networks: { host: {} } },
+      Mounts: [
+        {
+          Type: "volume",
+          Name: "0123456789abcdef0123456789abcdef",
+          Source: "/x",
+          Destination: "/y",
+          Driver: "local",
+          Mode: "",
+          RW: true,
+          Propagation: "",
+        },
+      ],
+    },
+  ];
+}
+
+export const STUB_VOLUMES = [
+  {
+    Name: "data",
+    Driver: "local",
+    Mountpoint: "/var/lib/pier/volumes/data/_data",
+    CreatedAt: "2024-01-01T00:00:00Z",
+    Labels: { a: "b" },
+    Scope: "local",
+    Options: null,
+  },
+  {
+    Name: "0123456789abcdef0123456789abcdef",
+    Driver: "local",
+    Mountpoint: "/var/lib/pier/volumes/0123/_data",
+    CreatedAt: "2024-01-01T00:00:00Z",
+    Labels: null,
+    Scope: "local",
+    Options: null,
+  },
+];
+
+export const STUB_NETWORKS = [
+  {
+    Name: "bridge",
+    Id: "1".repeat(64),
+    Created: "2024-01-01T00:00:00Z",
+    Scope: "local",
+    Driver: "bridge",
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: [{ Subnet: "172.17.0.0/16", Gateway: "172.17.0.1" }] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: {},
+  },
+  {
+    Name: "host",
+    Id: "2".repeat(64),
+    Created: "2024-01-01T00:00:00Z",
+    Scope: "local",
+    Driver: "host",
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: {},
+  },
+  {
+    Name: "mynet",
+    Id: "3".repeat(64),
+    Created: "2024-01-01T00:00:00Z",
+    Scope: "local",
+    Driver: "bridge",
+    EnableIPv6: true,
+    IPAM: { Driver: "default", Options: null, Config: [] },
+    Internal: true,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: { x: "y" },
+  },
+];
+
+export function stubDf(): unknown {
+  const containers = stubContainers(true);
+  const created = Math.floor(Date.now() / 1000) - 3600;
+  return {
+    LayersSize: 9_000_000,
+    Images: [
+      {
+        Id: "sha256:" + "b".repeat(64),
+        ParentId: "",
+        RepoTags: ["busybox:latest"],
+        RepoDigests: [],
+        Created: created,
+        Size: 4_400_000,
+        SharedSize: 0,
+        Labels: {},
+        Containers: 1,
+      },
+      {
+        Id: "sha256:" + "f".repeat(64),
+        ParentId: "",
+        RepoTags: [],
+        RepoDigests: [],
+        Created: created,
+        Size: 4_600_000,
+        SharedSize: 0,
+        Labels: {},
+        Containers: 0,
+      },
+    ],
+    Containers: containers,
+    Volumes: STUB_VOLUMES.map((v, i) => ({
+      ...v,
+      UsageData: { Size: i === 0 ? 2_000_000 : 500, RefCount: i === 0 ? 1 : 0 },
+    })),
+    BuildCache: [],
+  };
+}
+
 export const STUB_STATS = {
   read: "2024-01-01T00:00:01Z",
   preread: "2024-01-01T00:00:00Z",
   pids_stats: { current: 1 },
-  blkio_stats: {},
+  blkio_stats: {
+    io_service_bytes_recursive: [
+      { major: 8, minor: 0, op: "read", value: 4096 },
+      { major: 8, minor: 0, op: "write", value: 1_000_000 },
+    ],
+  },
   num_procs: 0,
   storage_stats: {},
   cpu_stats: {
@@ -68,9 +281,31 @@ export const STUB_STATS = {
     throttling_data: {},
   },
   precpu_stats: { cpu_usage: { total_usage: 1000 }, system_cpu_usage: 10000, throttling_data: {} },
-  memory_stats: { usage: 1000000, limit: 2000000, stats: {} },
+  memory_stats: { usage: 1000000, limit: 2000000, stats: { inactive_file: 100000 } },
   name: "/web",
   id: STUB_ID,
+  networks: {
+    eth0: {
+      rx_bytes: 1500,
+      rx_packets: 1,
+      rx_errors: 0,
+      rx_dropped: 0,
+      tx_bytes: 2_500_000,
+      tx_packets: 2,
+      tx_errors: 0,
+      tx_dropped: 0,
+    },
+    eth1: {
+      rx_bytes: 500,
+      rx_packets: 1,
+      rx_errors: 0,
+      rx_dropped: 0,
+      tx_bytes: 0,
+      tx_packets: 0,
+      tx_errors: 0,
+      tx_dropped: 0,
+    },
+  },
 };
 
 /** One stdout frame: `[1,0,0,0,len]` + payload. */
@@ -198,18 +433,18 @@ export class StubDaemon {
       );
       return;
     }
-    if (u === "/containers/json") return j([]);
+    if (u === "/containers/json") return j(stubContainers(r.query.get("size") === "1"));
     if (/^\/containers\/[^/]+\/json$/.test(u)) return j(STUB_INSPECT);
     if (/^\/containers\/[^/]+\/exec$/.test(u)) return j({ Id: STUB_EXEC_ID }, 201);
     if (/^\/exec\/[^/]+\/json$/.test(u)) return j({ ID: STUB_EXEC_ID, Running: false, ExitCode: 4 });
-    if (u === "/volumes") return j({ Volumes: [], Warnings: null });
+    if (u === "/volumes") return j({ Volumes: STUB_VOLUMES, Warnings: null });
     if (u === "/volumes/create") {
       return j(
         { Name: "v", Driver: "local", Mountpoint: "/x", Labels: null, Scope: "local", Options: null },
         201,
       );
     }
-    if (u === "/networks") return j([]);
+    if (u === "/networks") return j(STUB_NETWORKS);
     if (u === "/networks/create") return j({ Id: "n".repeat(64), Warning: "" }, 201);
     if (u.endsWith("/prune")) return j({});
     if (u === "/system/df")
