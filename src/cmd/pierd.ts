@@ -139,7 +139,26 @@ export async function makeBackends(opts: {
   const health = new HealthChecks(engine, execs);
   await health.resume();
   return {
-    backends: { images, root: opts.root, containers: { engine, execs, volumes }, networks },
+    backends: {
+      images,
+      root: opts.root,
+      containers: { engine, execs, volumes },
+      networks,
+      system: {
+        async info() {
+          const recs = await engine.list();
+          const count = (s: string[]) => recs.filter((r) => s.includes(r.state.status)).length;
+          return {
+            images: (await images.list()).length,
+            containers: {
+              running: count(["running", "restarting"]),
+              paused: count(["paused"]),
+              stopped: count(["created", "exited", "dead", "removing"]),
+            },
+          };
+        },
+      },
+    },
     close: async () => {
       health.close();
       await engine.close();

@@ -150,6 +150,8 @@ export function registerSystemRoutes(server: ApiServer, b: Backends): void {
   server.get("/volumes/{name}", (ctx) => {
     throw notFound(`get ${ctx.params.name ?? ""}: no such volume`);
   });
+  // No build cache of its own yet: `docker system prune` asks anyway.
+  server.post("/build/prune", (ctx) => sendJson(ctx.res, 200, { CachesDeleted: null, SpaceReclaimed: 0 }));
   server.get("/plugins/{name*}/json", (ctx) => {
     throw notFound(`plugin "${ctx.params.name ?? ""}" not found`);
   });
