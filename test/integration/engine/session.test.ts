@@ -197,17 +197,9 @@ describe("the seeds' session against pierd (docker CLI)", () => {
   test("--network container:X sees X's interfaces; --network host sees the host's", () => {
     ok(d.docker("run", "-d", "--name", "netx", "busybox", "sleep", "60"), "run");
     const x = d.docker("exec", "netx", "ip", "-o", "-4", "addr").stdout;
-    const joined = d.docker(
-      "run",
-      "--rm",
-      "--network",
-      "container:netx",
-      "busybox",
-      "ip",
-      "-o",
-      "-4",
-      "addr",
-    ).stdout;
+    const j = d.docker("run", "--rm", "--network", "container:netx", "busybox", "ip", "-o", "-4", "addr");
+    assert.equal(j.status, 0, j.stderr);
+    const joined = j.stdout;
     assert.equal(joined, x);
     assert.match(x, /eth0\s+inet 10\./);
     const hostLinks = require_spawn("ip", ["-o", "link"], { encoding: "utf8" })
