@@ -45,10 +45,10 @@ const pad = (s: string, n: number) => s + " ".repeat(Math.max(0, n - visible(s))
 /** What each namespace hides or gives, for the line beside it. */
 const NS_MEANING: Record<string, string> = {
   pid: "process tree",
-  mnt: "mount table: sees the rootfs below",
-  net: "network stack: interfaces, routes, ports",
+  mnt: "mount table (the rootfs below)",
+  net: "network stack",
   uts: "hostname",
-  ipc: "System V IPC, POSIX message queues",
+  ipc: "SysV IPC and message queues",
   user: "user and group ids",
   cgroup: "view of /sys/fs/cgroup",
   time: "boot and monotonic clocks",
@@ -98,7 +98,7 @@ export function renderExplain(e: ContainerExplain, opts: RenderOptions): string 
 
   // ---- who ------------------------------------------------------------------------------
   out(`${p.bold(e.Name || shortId(e.Id))} ${p.dim(`(${shortId(e.Id)})`)}  from image ${p.cyan(e.Image)}`);
-  out(p.dim("one process on this host: namespaces choose what it sees, its cgroup what it may use"));
+  out(p.dim("one process: namespaces choose what it sees, its cgroup what it may use"));
   out();
 
   // ---- the process ------------------------------------------------------------------------
@@ -134,10 +134,10 @@ export function renderExplain(e: ContainerExplain, opts: RenderOptions): string 
       ns.Shared === "private"
         ? `its own ${meaning}`
         : ns.Shared === "host"
-          ? `the host's ${meaning.split(":")[0]}`
-          : `${ns.Shared.replace(/^container:/, "")}'s ${meaning.split(":")[0]}`;
+          ? `the host's ${meaning.replace(/ \(.*\)$/, "")}`
+          : `${ns.Shared.replace(/^container:/, "")}'s ${meaning.replace(/ \(.*\)$/, "")}`;
     out(
-      `  ${pad(ns.Type, 7)} ${pad(ns.Inode ? String(ns.Inode) : "-", 11)} ${pad(shared, 20)} ${p.dim(how)}`,
+      `  ${pad(ns.Type, 7)} ${pad(ns.Inode ? String(ns.Inode) : "-", 11)} ${pad(shared, 14)} ${p.dim(ellipsis(how, width - 38))}`,
     );
   }
   if (nss.length === 0) out(`  ${p.dim("(none known: the container is not running)")}`);
@@ -210,8 +210,9 @@ export function renderExplain(e: ContainerExplain, opts: RenderOptions): string 
   }
   const ro = e.Layers.filter((l) => l.Kind === "image");
   const roSize = ro.reduce((n, l) => n + l.Size, 0);
+  out(`  ${p.dim("merged by overlayfs into the container's /  (upper: writable, lower: the rest)")}`);
   out(
-    `  ${p.dim(`${ro.length} read-only image layer${ro.length === 1 ? "" : "s"} (${humanSize(roSize)}) shared with every container of this image`)}`,
+    `  ${p.dim(`${ro.length} image layer${ro.length === 1 ? "" : "s"} (${humanSize(roSize)}), shared by every container of the image`)}`,
   );
   out();
 
@@ -243,8 +244,9 @@ export function renderExplain(e: ContainerExplain, opts: RenderOptions): string 
   heading("/proc", "does /proc know the cgroup's limits?");
   out(
     e.Lxcfs
-      ? `  ${p.green("yes")}: lxcfs serves /proc/meminfo, /proc/cpuinfo, /proc/stat, /proc/uptime … from the cgroup`
-      : `  ${p.yellow("no")}: /proc shows the host's memory and CPUs (run without --no-lxcfs for lxcfs views)`,
+      ? `  ${p.green("yes")}  lxcfs serves /proc/meminfo, cpuinfo, stat, uptime from the cgroup`
+      : `  ${p.yellow("no")}   /proc shows the host's memory and CPUs (started with --no-lxcfs)`,
   );
-  return lines.join("\n") + "\n";
+  // Nothing wider than asked for (long paths and commands were cut above; this is the guard).
+  return lines.map((l) => (visible(l) > width ? ellipsis(l.replace(ANSI, ""), width) : l)).join("\n") + "\n";
 }

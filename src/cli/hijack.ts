@@ -26,6 +26,13 @@ export interface StreamOptions {
 /** How a session ended: the daemon closed the stream, or the user typed the detach keys. */
 export type StreamEnd = "eof" | "detached";
 
+/** Ends our side after flushing, and drops the connection shortly after. */
+export function hangUp(conn: Socket): void {
+  if (conn.destroyed) return;
+  conn.end();
+  setTimeout(() => conn.destroy(), 500).unref();
+}
+
 export function pumpStreams(conn: Socket, o: StreamOptions): Promise<StreamEnd> {
   return new Promise<StreamEnd>((resolve, reject) => {
     let settled = false;
@@ -56,7 +63,8 @@ export function pumpStreams(conn: Socket, o: StreamOptions): Promise<StreamEnd> 
       if (settled) return;
       settled = true;
       stopStdin();
-      if (how === "detached") conn.destroy();
+      // Detached: what was typed before the keys still goes out, then we hang up.
+      if (how === "detached") hangUp(conn);
       if (err) reject(err);
       else resolve(how);
     };

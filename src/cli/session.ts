@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import type { ApiClient } from "../api/client/index.ts";
 import type { FullIo } from "./context.ts";
-import { pumpStreams, type StreamEnd } from "./hijack.ts";
+import { hangUp, pumpStreams, type StreamEnd } from "./hijack.ts";
 import { PROXIED_SIGNALS } from "./terminal.ts";
 
 export interface SessionOptions {
@@ -39,7 +39,7 @@ export function startSession(conn: Socket, io: FullIo, o: SessionOptions): Sessi
       if (closed) return;
       closed = true;
       restore();
-      if (!conn.destroyed) conn.destroy();
+      hangUp(conn);
     },
   };
 }
