@@ -54,6 +54,7 @@ const COMMANDS: Record<string, Loader> = {
   "image load": () => import("./commands/load.ts"),
   "image prune": () => import("./commands/image-prune.ts"),
   "image bootstrap": () => import("./commands/image-bootstrap.ts"),
+  build: () => import("./commands/build.ts"),
   import: () => import("./commands/import.ts"),
   "image import": () => import("./commands/import.ts"),
   login: () => import("./commands/login.ts"),
@@ -122,22 +123,57 @@ function containerCommands(): Record<string, Loader> {
 const GROUPS = new Set(["image", "container", "volume", "network", "system"]);
 
 function flagHelp(flags: FlagSpec[]): string {
-  const rows = flags
-    .filter((f) => !f.hidden)
-    .map((f) => {
-      const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "bool" ? "" : ` ${f.arg ?? (f.kind === "list" ? "list" : "string")}`}`;
-      return `  ${names.padEnd(26)}${f.help}`;
-    });
+  const shown = flags.filter((f) => !f.hidden);
+  const names = shown.map(
+    (f) =>
+      `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "bool" ? "" : ` ${f.arg ?? (f.kind === "list" ? "list" : "string")}`}`,
+  );
+  const width = Math.min(Math.max(...names.map((n) => n.length), 20) + 2, 34);
+  return shown
+    .map((f, i) => {
+      const n = names[i]!;
+      return n.length + 2 > width
+        ? `  ${n}\n  ${" ".repeat(width)}${f.help}`
+        : `  ${n.padEnd(width)}${f.help}`;
+    })
+    .join("\n");
+}
+
+/** Columns of names, as many per line as fit in 80 characters. */
+function columns(names: string[]): string {
+  const w = Math.max(...names.map((n) => n.length)) + 2;
+  const per = Math.max(1, Math.floor(76 / w));
+  const rows: string[] = [];
+  for (let i = 0; i < names.length; i += per)
+    rows.push(
+      "  " +
+        names
+          .slice(i, i + per)
+          .map((n) => n.padEnd(w))
+          .join("")
+          .trimEnd(),
+    );
   return rows.join("\n");
 }
 
 function mainHelp(): string {
-  // `registry serve` runs in-process from src/cmd/pier.ts (it needs the registry library).
-  const names = [...new Set([...Object.keys(COMMANDS), "registry serve"])].sort();
+  const top = [...new Set([...Object.keys(COMMANDS).filter((n) => !n.includes(" ")), "registry"])].sort();
   return (
-    "Usage:  pier [OPTIONS] COMMAND\n\nA container stack: docker-style commands served by pierd.\n\nCommands:\n" +
-    names.map((n) => `  ${n}`).join("\n") +
-    `\n\nGlobal Options:\n${flagHelp(GLOBAL)}\n\nRun 'pier COMMAND --help' for more information on a command.\n`
+    "Usage:  pier [OPTIONS] COMMAND\n\nA container stack: docker-style commands served by pierd.\n\n" +
+    `Commands:\n${columns(top.filter((n) => !GROUPS.has(n) && n !== "registry"))}\n\n` +
+    `Management Commands:\n${columns([...GROUPS, "registry"].sort())}\n\n` +
+    `Global Options:\n${flagHelp(GLOBAL)}\n\nRun 'pier COMMAND --help' for more information on a command.\n`
+  );
+}
+
+function groupHelp(group: string): string {
+  const subs = Object.keys(COMMANDS)
+    .filter((n) => n.startsWith(`${group} `))
+    .map((n) => n.slice(group.length + 1))
+    .sort();
+  return (
+    `\nUsage:  pier ${group} COMMAND\n\nCommands:\n${columns(subs)}\n\n` +
+    `Run 'pier ${group} COMMAND --help' for more information on a command.\n`
   );
 }
 
@@ -163,6 +199,9 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     if (path !== undefined && GROUPS.has(path) && rest[1] !== undefined && !rest[1].startsWith("-")) {
       path = `${path} ${rest[1]}`;
       args = rest.slice(2);
+    } else if (path !== undefined && GROUPS.has(path) && (rest.length === 1 || rest[1] === "--help")) {
+      io.out(groupHelp(path));
+      return 0;
     }
     if (path === undefined || bool(g, "help") || path === "help") {
       io.out(mainHelp());
