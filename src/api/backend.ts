@@ -153,6 +153,8 @@ export interface Backends {
   /** The network layer (absent: /networks answers 404). */
   networks?: import("../network/index.ts").NetworkManager;
   system?: SystemBackend;
+  /** The image builder (absent: /build answers 404). */
+  build?: import("./server/routes/build.ts").BuildBackend;
   /** The daemon's state directory, shown as DockerRootDir. */
   root: string;
 }

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import type { Backends } from "../api/backend.ts";
 import { createApiServer } from "../api/server/index.ts";
+import { openBuildBackend } from "../build/executor/index.ts";
 import { describe } from "../common/errors.ts";
 import { Engine } from "../engine/containers/engine.ts";
 import { Execs } from "../engine/containers/streams.ts";
@@ -135,6 +136,7 @@ export async function makeBackends(opts: {
     runDir: join(opts.execRoot ?? "/run/pier", "c"),
     ...(opts.log ? { log: opts.log } : {}),
   });
+  const build = await openBuildBackend({ images, engine, root: opts.root });
   const execs = new Execs(engine);
   const health = new HealthChecks(engine, execs);
   await health.resume();
@@ -144,6 +146,7 @@ export async function makeBackends(opts: {
       root: opts.root,
       containers: { engine, execs, volumes },
       networks,
+      build,
       system: {
         async info() {
           const recs = await engine.list();

@@ -9,3 +9,4 @@ export type * from "../types.ts";
 export type * from "../container-types.ts";
 export { familiar, normalize, parseReference, repository, type Reference } from "../reference.ts";
 export { API_VERSION, compareVersions } from "../version.ts";
+export { buildImage, pruneBuildCache, type BuildImageOptions } from "./build.ts";

@@ -5,6 +5,7 @@ import {
   registerContainerExtraRoutes,
   registerContainerRoutes,
 } from "./routes/containers.ts";
+import { registerBuildRoutes } from "./routes/build.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerNetworkRoutes } from "./routes/networks.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
@@ -43,6 +44,7 @@ export function createApiServer(backends: Backends, opts: ServerOptions = {}): A
   }
   if (backends.networks && backends.containers)
     registerNetworkRoutes(server, backends.networks, backends.containers.engine);
+  if (backends.build) registerBuildRoutes(server, backends.build); // before system's /build/prune stub
   registerSystemRoutes(server, backends);
   registerImageRoutes(server, backends.images);
   return server;
