@@ -53,7 +53,7 @@ import {
   update as runtimeUpdate,
 } from "../../runtime/index.ts";
 import { isMountPoint, mountAll, unmount } from "../../snapshot/index.ts";
-import { BIN_DIR, readExit, startMonitor, type ExitStatus } from "../monitor/index.ts";
+import { BIN_DIR, readExit, spawnMonitor, waitStarted, type ExitStatus } from "../monitor/index.ts";
 import type { VolumeStore } from "../volumes/index.ts";
 import { hostResolvConf, hostsFile, resolvConf } from "./etc-files.ts";
 import { randomName } from "./names.ts";
@@ -538,8 +538,11 @@ export class Engine {
         },
         "create",
         false,
-      ).then(({ session }) => session.close());
-      const monitoring = startMonitor({
+      ).then(({ rec: created, session }) => {
+        session.close();
+        return created.pid;
+      });
+      const mo = {
         runtime: this.runtimeBin,
         root: join(this.opts.root, "runtime"),
         bundle: f.bundle,
@@ -553,11 +556,20 @@ export class Engine {
         ...(rec.config.OpenStdin ? { stdinFifo: f.stdin } : {}),
         ...(rec.config.Tty ? { consoleSocket: f.console } : {}),
         ...(this.opts.monitorBin ? { monitorBin: this.opts.monitorBin } : {}),
-      });
-      const [l, m] = await Promise.allSettled([launching, monitoring]);
-      if (l.status === "rejected") throw l.reason;
+      };
+      const spawned = spawnMonitor(mo);
+      const [l, m] = await Promise.allSettled([launching, spawned]);
+      if (l.status === "rejected") {
+        // The monitor records the failed create; make sure it is gone before cleaning up.
+        if (m.status === "fulfilled") await waitStarted(mo).catch(() => undefined);
+        throw l.reason;
+      }
       if (m.status === "rejected") throw m.reason;
-      return m.value;
+      // launch() knows the pid as soon as the container is created: no need to wait for
+      // the monitor to publish it.
+      const containerPid = l.value;
+      if (!containerPid) return waitStarted(mo);
+      return { containerPid, monitorPid: m.value };
     } finally {
       server.close();
       rmSync(syncPath, { force: true });
@@ -757,9 +769,11 @@ export class Engine {
     }
     await this.teardownNetwork(rec);
     const f = this.files(id);
-    await unmount(f.merged, { detach: true }).catch((err: unknown) =>
-      this.log(`unmount ${id.slice(0, 12)}: ${String(err)}`),
-    );
+    if (isMountPoint(f.merged)) {
+      await unmount(f.merged, { detach: true }).catch((err: unknown) =>
+        this.log(`unmount ${id.slice(0, 12)}: ${String(err)}`),
+      );
+    }
     rec.state = {
       ...rec.state,
       status: "exited",
@@ -966,7 +980,7 @@ export class Engine {
     cur.state.status = "removing";
     await this.store.save(cur);
     const f = this.files(id);
-    await unmount(f.merged, { detach: true }).catch(() => undefined);
+    if (isMountPoint(f.merged)) await unmount(f.merged, { detach: true }).catch(() => undefined);
     await this.teardownNetwork(cur);
     await this.opts.images.removeRootfs(cur.snapshotKey).catch((err: unknown) => {
       if (!(err instanceof PierError && err.kind === "NotFound")) throw err;

@@ -134,6 +134,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * once the container runs. Rejects with the container's stderr when it failed to start.
  */
 export async function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
+  await spawnMonitor(o);
+  return waitStarted(o);
+}
+
+/**
+ * Starts the monitor and resolves once it runs (its pid file is written before the caller's
+ * child exits); the container is not started yet. `waitStarted` waits for that.
+ */
+export async function spawnMonitor(o: MonitorOptions): Promise<number> {
   for (const f of [o.pidFile, `${o.pidFile}.create`, o.exitPath]) rmSync(f, { force: true });
   const bin = o.monitorBin ?? DEFAULT_MONITOR;
   const child = spawn(bin, monitorArgs(o), { stdio: ["ignore", "ignore", "pipe"], cwd: "/" });
@@ -144,9 +153,15 @@ export async function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
     child.on("close", (c) => res(c));
   });
   if (code !== 0) throw new Error(`pier-monitor failed (${code}): ${stderr.trim()}`);
+  const pid = readPid(o.monitorPidFile);
+  if (pid === undefined) throw new Error(`pier-monitor wrote no pid to ${o.monitorPidFile}`);
+  return pid;
+}
 
+/** Resolves once the monitor published the container's pid; rejects with why it failed. */
+export async function waitStarted(o: MonitorOptions): Promise<MonitorStarted> {
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
     const pid = readPid(o.pidFile);
     const monitorPid = readPid(o.monitorPidFile);
     if (pid !== undefined && monitorPid !== undefined) {

@@ -152,10 +152,22 @@ export interface CompiledSeccomp {
   flags: number;
 }
 
-/** Compiles the seccomp section lazily (the compiler is only loaded when a config has one). */
+const compiled = new Map<string, CompiledSeccomp>();
+
+/**
+ * Compiles the seccomp section lazily (the compiler is only loaded when a config has one).
+ * A long-lived caller (pierd) starts many containers with the same profile: the last few
+ * programs are kept, by the profile's JSON.
+ */
 export async function compileSeccompFor(s: Seccomp | undefined): Promise<CompiledSeccomp | undefined> {
   if (!s) return undefined;
   if (s.listenerPath) throw notImplemented("linux.seccomp.listenerPath (seccomp user notification)");
+  const key = JSON.stringify(s);
+  const hit = compiled.get(key);
+  if (hit) return hit;
   const { compileSeccomp, seccompFilterFlags } = await import("../seccomp/index.ts");
-  return { filter: compileSeccomp(s), flags: seccompFilterFlags(s) };
+  const c = { filter: compileSeccomp(s), flags: seccompFilterFlags(s) };
+  if (compiled.size >= 8) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, c);
+  return c;
 }
