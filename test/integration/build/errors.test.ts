@@ -7,8 +7,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
+import { createRequire } from "node:module";
+import type { Database as Db } from "../../../src/common/sqlite.ts";
 import { PIER, PierdRun } from "../../helpers/pierd.ts";
+
+// better-sqlite3 ships no types: the shape pier declares for it.
+const Database = createRequire(import.meta.url)("better-sqlite3") as new (
+  path: string,
+  opts?: { readonly?: boolean },
+) => Db;
 
 type Run = { status: number | null; stdout: string; stderr: string };
 const ok = (r: Run, what: string) => assert.equal(r.status, 0, `${what}: ${r.stderr}${r.stdout}`);
