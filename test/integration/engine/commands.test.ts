@@ -199,9 +199,16 @@ describe("container commands against pierd (docker CLI)", () => {
     ok(d.docker("rm", "-f", "multi"), "rm");
     ok(d.docker("network", "rm", "side"), "network rm");
     ok(d.docker("run", "--name", "anon", "-v", "/anon", "busybox", "true"), "anonymous volume");
+    const vol = d.docker("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anon").stdout.trim();
+    assert.match(vol, /^[0-9a-f]{64}$/);
+    ok(d.docker("volume", "create", "keepme"), "named volume");
     ok(d.docker("rm", "anon"), "rm keeps the anonymous volume");
+    assert.match(d.docker("volume", "ls", "-q").stdout, new RegExp(vol));
     assert.match(d.docker("volume", "prune", "-f").stdout, /Total reclaimed space/);
-    assert.equal(d.docker("volume", "ls", "-q").stdout.trim(), "");
+    const left = d.docker("volume", "ls", "-q").stdout;
+    assert.doesNotMatch(left, new RegExp(vol));
+    assert.match(left, /^keepme$/m, "prune without --all keeps named volumes");
+    ok(d.docker("volume", "rm", "keepme"), "volume rm");
   });
 
   test("two runs racing for one name: exactly one gets it", async () => {
