@@ -77,6 +77,7 @@ bench: setup build
 	node --import tsx bench/runtime.bench.ts
 	node --import tsx bench/image.bench.ts
 	node --import tsx bench/engine.bench.ts
+	node --import tsx bench/build.bench.ts
 
 clean:
 	rm -rf bin build
