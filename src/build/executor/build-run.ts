@@ -30,11 +30,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { PierError } from "../../common/errors.ts";
 import { chainIDs, type ImageService, type ResolvedImage } from "../../image/service/service.ts";
+import { blobNode } from "../../image/store/metadata.ts";
 import type { ConfigJSON, ContainerConfig } from "../../image/service/oci.ts";
 import { cacheKey } from "../cache-key.ts";
 import { BuildContext, DirTree, type SourceTree } from "../context.ts";
 import { copyChecksum } from "../copy/checksum.ts";
-import { planCopy, type CopyPlanOptions } from "../copy/plan.ts";
+import { planCopy, type CopyPlan, type CopyPlanOptions } from "../copy/plan.ts";
 import { resolveInTree } from "../copy/resolve.ts";
 import { resolveChown } from "../copy/owner.ts";
 import type {
@@ -55,8 +56,9 @@ import type { BuildCache } from "./cache.ts";
 import { configAfter, displayText, historyText } from "./config-step.ts";
 import type { ImageHolds } from "./holds.ts";
 import type { Reporter, StepReporter } from "./output.ts";
+import { fetchUrl, isUrl, type Fetched } from "./fetch-url.ts";
 import { diffSnapshot, type MountedRootfs, type Workspace } from "./rootfs.ts";
-import type { ContainerRunner } from "./runner.ts";
+import { BUILD_LABEL, type ContainerRunner } from "./runner.ts";
 import { childState, loadState, scratchState, stateOfImage, type ImageState } from "./state.ts";
 
 /** A RUN that exited non-zero. `exitCode` becomes the client's exit status, as with docker. */
@@ -107,6 +109,7 @@ interface StageState {
 }
 
 const OUTPUT_TAIL = 30;
+export const BUILD_LEASE_PREFIX = "lease:build-";
 
 export class BuildRun {
   private readonly done = new Map<number, StageState>();
@@ -122,6 +125,19 @@ export class BuildRun {
     private readonly opts: RunOptions,
   ) {
     this.created = new Date(opts.sourceDateEpoch * 1000).toISOString().replace(/\.000Z$/, "Z");
+  }
+
+  /**
+   * The build's lease: a GC root holding every blob it stores until the build ends (the
+   * cache and the image's name hold them after that), so a concurrent `rmi` or prune
+   * cannot take a layer between its store and its manifest.
+   */
+  get lease(): string {
+    return `${BUILD_LEASE_PREFIX}${this.deps.buildId}`;
+  }
+
+  private hold(digest: string): void {
+    this.deps.images.meta.addRef(this.lease, blobNode(digest));
   }
 
   /** Builds the target stage; returns its final state. */
@@ -315,7 +331,8 @@ export class BuildRun {
     author?: string,
   ): Promise<void> {
     const parent: ImageState = author === undefined ? st.state : withAuthor(st.state, author);
-    const next = await childState(this.deps.images, parent, change, this.created);
+    if (change.layer) this.hold(change.layer.digest);
+    const next = await childState(this.deps.images, parent, change, this.created, this.lease);
     if (next.target) this.deps.cache.put(key, next.target.digest);
     st.state = next;
     rep.done(next.id);
@@ -402,10 +419,12 @@ export class BuildRun {
       if (e.unpack !== undefined) base.unpack = e.unpack;
       if (e.checksum !== undefined) base.checksum = e.checksum;
     }
+    // ADD's URLs are downloaded first; they are planned from the download directory.
+    const urls = e.kind === "ADD" ? await this.downloads(e) : undefined;
+    const plan = (extra: Partial<CopyPlanOptions>) => planWithUrls({ ...base, ...extra }, urls);
     // The key needs the content, not the image: plan without the target root (names in
     // --chown resolve against it later; the chown text is part of the instruction).
-    const keyPlan = await planCopy(base);
-    const key = this.keyOf(st, ev, await copyChecksum(keyPlan));
+    const key = this.keyOf(st, ev, await copyChecksum(await plan({})));
     const hit = await this.cached(key);
     if (hit) {
       st.state = hit;
@@ -415,12 +434,8 @@ export class BuildRun {
     const fs = await this.deps.workspace.mount(st.state, { writable: true });
     let layer;
     try {
-      const plan = await planCopy({
-        ...base,
-        target: fs.dir,
-        ...(e.chown !== undefined ? { chown: e.chown } : {}),
-      });
-      await applyCopy(plan, fs.dir, this.deps.dir);
+      const real = await plan({ target: fs.dir, ...(e.chown !== undefined ? { chown: e.chown } : {}) });
+      await applyCopy(real, fs.dir, this.deps.dir);
       layer = await fs.commit(this.opts.sourceDateEpoch);
     } finally {
       await fs.release();
@@ -431,6 +446,30 @@ export class BuildRun {
       history: { created_by: historyText(ev, shell) },
       layer,
     });
+  }
+
+  /** ADD's http(s) sources, downloaded; --checksum verified. */
+  private async downloads(e: AddInstruction): Promise<UrlSources | undefined> {
+    const remote = e.sources.filter(isUrl);
+    if (remote.length === 0 || remote.some((u) => /\.git(#.*)?$/.test(u))) return undefined;
+    const files: Fetched[] = [];
+    for (const u of remote) files.push(await fetchUrl(u, this.deps.dir, this.deps.signal));
+    if (e.checksum !== undefined && e.checksum !== "") {
+      if (e.sources.length !== 1)
+        throw new PierError(
+          "InvalidArgument",
+          "ADD failed: checksum can't be specified for multiple sources",
+        );
+      if (files[0]?.digest !== e.checksum)
+        throw new PierError(
+          "InvalidArgument",
+          `ADD failed: checksum of ${remote[0]} is ${files[0]?.digest}, not ${e.checksum}`,
+          {
+            hint: "the file at the URL changed, or the checksum is wrong",
+          },
+        );
+    }
+    return { urls: remote, files };
   }
 
   /** COPY --from: an earlier stage's root file system, or an image's (read-only views). */
@@ -508,7 +547,7 @@ export class BuildRun {
         user: config.User ?? "",
         network,
         files,
-        labels: { "pier.build": this.deps.buildId },
+        labels: { [BUILD_LABEL]: this.deps.buildId },
       });
       rep.running(c.id);
       try {
@@ -545,6 +584,58 @@ export class BuildRun {
       layer,
     });
   }
+}
+
+interface UrlSources {
+  urls: string[];
+  files: Fetched[];
+}
+
+/**
+ * planCopy over the build context (or --from tree) and, for ADD's URLs, over
+ * their download directories; the entries of both in source order.
+ */
+async function planWithUrls(opts: CopyPlanOptions, urls: UrlSources | undefined): Promise<CopyPlan> {
+  if (!urls) return planCopy(opts);
+  const local = opts.sources.filter((s) => !urls.urls.includes(s));
+  const count = local.length + urls.files.length + (opts.inline?.length ?? 0);
+  const dirDest = /(^|\/)\.{0,2}$/.test(opts.dest);
+  const plans: CopyPlan[] = [];
+  if (local.length > 0 || (opts.inline?.length ?? 0) > 0) {
+    const { checksum: _c, ...rest } = opts;
+    plans.push(await planCopy({ ...rest, sources: local }));
+  }
+  for (const f of urls.files) {
+    const { checksum: _c, ...rest } = opts;
+    plans.push(
+      await planCopy({
+        ...rest,
+        from: new DirTree(f.dir, "download"),
+        sources: [f.name],
+        inline: [],
+        unpack: false,
+      }),
+    );
+  }
+  if (count > 1 && !dirDest && !plans.every((p) => p.destIsDir)) {
+    throw new PierError(
+      "InvalidArgument",
+      "ADD failed: When using ADD with more than one source file, the destination must be a directory and end with a /",
+      { hint: `write the destination as ${opts.dest}/` },
+    );
+  }
+  const first = plans[0] as CopyPlan;
+  const seen = new Set<string>();
+  const entries = plans
+    .flatMap((p) => p.entries)
+    .filter((x) => {
+      // Directories several plans imply are created once.
+      if (x.type !== "dir" || !x.implied) return true;
+      if (seen.has(x.dest)) return false;
+      seen.add(x.dest);
+      return true;
+    });
+  return { dest: first.dest, destIsDir: first.destIsDir, entries };
 }
 
 /** One instruction from text that is not in the Dockerfile (an ONBUILD trigger, --label). */

@@ -23,13 +23,13 @@ import { resolveInTree } from "../copy/resolve.ts";
 import { IgnoreMatcher } from "../dockerignore.ts";
 import { parseDockerfile } from "../dockerfile/parse.ts";
 import { planStages } from "../dockerfile/stages.ts";
-import { BuildRun } from "./build-run.ts";
+import { BUILD_LEASE_PREFIX, BuildRun } from "./build-run.ts";
 import { BuildCache } from "./cache.ts";
 import { ImageHolds } from "./holds.ts";
 import type { Reporter } from "./output.ts";
 import { sweepBuild, Workspace } from "./rootfs.ts";
 import type { ContainerRunner } from "./runner.ts";
-import { shortId } from "./state.ts";
+import { shortId, type ImageState } from "./state.ts";
 
 export interface BuilderOptions {
   images: ImageService;
@@ -76,8 +76,17 @@ export class Builder {
   /** Opens the builder and removes what crashed builds left behind. */
   static async open(opts: BuilderOptions): Promise<Builder> {
     await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+    await opts.runner.sweep?.();
     for (const name of await readdir(opts.dir)) await sweepBuild(opts.images, join(opts.dir, name), name);
     await sweepBuild(opts.images, join(opts.dir, ".none"));
+    // Leases of builds that never ended (their blobs go to the next garbage collection).
+    const meta = opts.images.meta;
+    const leases = meta.db
+      .prepare<{ source: string }>("SELECT DISTINCT source FROM refs WHERE source LIKE ?")
+      .all(`${BUILD_LEASE_PREFIX}%`);
+    meta.transaction(() => {
+      for (const l of leases) meta.removeRefs(l.source);
+    });
     return new Builder(opts);
   }
 
@@ -150,7 +159,15 @@ export class Builder {
       },
     );
     await mkdir(join(req.buildDir, "scratch"), { recursive: true });
-    const final = await run.run();
+    try {
+      return await this.finish(await run.run(), names, reporter);
+    } finally {
+      images.meta.transaction(() => images.meta.removeRefs(run.lease));
+    }
+  }
+
+  private async finish(final: ImageState, names: string[], reporter: Reporter): Promise<BuildResult> {
+    const { images } = this.opts;
     if (final.id === "scratch" || !final.target)
       throw new PierError("InvalidArgument", "No image was generated. Is your Dockerfile empty?", {
         hint: "a stage FROM scratch needs at least one instruction",

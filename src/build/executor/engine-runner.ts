@@ -13,7 +13,13 @@
 import { PierError } from "../../common/errors.ts";
 import type { Engine } from "../../engine/containers/engine.ts";
 import { attach } from "../../engine/containers/streams.ts";
-import type { ContainerRunner, OutputChunk, RunSpec, StepContainer } from "./runner.ts";
+import {
+  BUILD_LABEL,
+  type ContainerRunner,
+  type OutputChunk,
+  type RunSpec,
+  type StepContainer,
+} from "./runner.ts";
 
 export class EngineRunner implements ContainerRunner {
   constructor(private readonly engine: Engine) {}
@@ -61,6 +67,14 @@ export class EngineRunner implements ContainerRunner {
     } finally {
       signal?.removeEventListener("abort", onAbort);
       io.close();
+    }
+  }
+
+  /** Containers labelled pier.build are step containers: none outlives its build. */
+  async sweep(): Promise<void> {
+    for (const rec of await this.engine.list()) {
+      if (rec.config.Labels?.[BUILD_LABEL] === undefined) continue;
+      await this.remove({ id: rec.id, snapshotKey: rec.snapshotKey }).catch(() => undefined);
     }
   }
 

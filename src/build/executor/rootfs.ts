@@ -21,6 +21,7 @@ import { diffMounts } from "../../image/layer/apply.ts";
 import type { LayerDescriptor } from "../../image/layer/pack.ts";
 import type { ImageService } from "../../image/service/service.ts";
 import { mountAll, unmount, type Mount } from "../../snapshot/mount.ts";
+import { BUILD_LABEL } from "./runner.ts";
 import { resolvedOf, type ImageState } from "./state.ts";
 
 export interface MountedRootfs {
@@ -53,7 +54,7 @@ export class Workspace {
     const parent = await this.unpack(state);
     const key = `${BUILD_SNAPSHOT_PREFIX}${this.buildId}-${++this.n}`;
     const sn = this.images.snapshotter;
-    const labels = { "pier.build": this.buildId };
+    const labels = { [BUILD_LABEL]: this.buildId };
     const mounts: Mount[] = opts.writable
       ? await sn.prepare(key, parent, { labels })
       : await sn.view(key, parent, { labels });
@@ -126,7 +127,7 @@ export async function sweepBuild(images: ImageService, dir: string, buildId?: st
   for (const mp of mountsUnder(dir).reverse()) await unmount(mp, { detach: true }).catch(() => undefined);
   for (const s of await images.snapshotter.list()) {
     if (!s.key.startsWith(BUILD_SNAPSHOT_PREFIX) || s.kind === "committed") continue;
-    if (buildId !== undefined && s.labels["pier.build"] !== buildId) continue;
+    if (buildId !== undefined && s.labels[BUILD_LABEL] !== buildId) continue;
     await images.snapshotter.remove(s.key).catch(() => undefined);
   }
   // Never delete through a mount that would not go away.

@@ -15,6 +15,9 @@
  * default bridge network); tests can give a fake.
  */
 
+/** The label on every step container and build snapshot (value: the build's ID). */
+export const BUILD_LABEL = "pier.build";
+
 export interface RunSpec {
   /** The image to run (an image ID that resolves in the image service). */
   image: string;
@@ -48,4 +51,6 @@ export interface ContainerRunner {
   run(c: StepContainer, onOutput: (chunk: OutputChunk) => void, signal?: AbortSignal): Promise<number>;
   /** Removes it (and any anonymous volume it got); never throws for a container already gone. */
   remove(c: StepContainer): Promise<void>;
+  /** Removes step containers a crashed build left (called when the builder opens). */
+  sweep?(): Promise<void>;
 }

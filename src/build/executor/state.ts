@@ -33,6 +33,7 @@ import {
 } from "../../image/service/oci.ts";
 import type { ImageService, ResolvedImage } from "../../image/service/service.ts";
 import { PierError } from "../../common/errors.ts";
+import { blobNode } from "../../image/store/metadata.ts";
 
 /** The PATH BuildKit gives images built FROM scratch. */
 export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -113,7 +114,12 @@ export async function childState(
   parent: ImageState,
   change: ChildChange,
   created: string,
+  /** A GC root that holds each blob from the moment it is stored (the build's lease). */
+  lease?: string,
 ): Promise<ImageState> {
+  const hold = (digest: string) => {
+    if (lease !== undefined) images.meta.addRef(lease, blobNode(digest));
+  };
   const base: ConfigJSON = structuredClone(parent.config);
   delete base.container;
   delete base.container_config;
@@ -134,6 +140,7 @@ export async function childState(
     history: [...history, entry],
   };
   const cfg: Descriptor = await images.content.put(canonical(normalizeConfig(config)));
+  hold(cfg.digest);
   const layers = parent.manifest.layers.map((l) => ({
     mediaType: ociLayerType(l.mediaType),
     digest: l.digest,
@@ -149,6 +156,7 @@ export async function childState(
   };
   const data = canonical(manifest);
   const md = await images.content.put(data);
+  hold(md.digest);
   images.meta.transaction(() => {
     if (change.layer) images.recordLayer(change.layer);
     images.meta.putConfig({ digest: cfg.digest, size: cfg.size, diffIDs: config.rootfs.diff_ids });

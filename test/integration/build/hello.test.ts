@@ -9,6 +9,7 @@ import { get } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { REPO } from "../../helpers/bundle.ts";
 import { PIER, PierdRun } from "../../helpers/pierd.ts";
 
 const HELLO_CGI = `#!/bin/sh
@@ -97,6 +98,32 @@ describe("pier build: the seeds' hello app on busybox", () => {
       assert.equal(body, `Hello World! I am ${id.slice(0, 12)}\n`);
     } finally {
       d.docker("rm", "-f", "web");
+    }
+  });
+
+  test("the demo's app (examples/hello: ADD . with a .dockerignore) builds, runs and answers at /", async () => {
+    const dir = join(REPO, "examples/hello");
+    const r = pier(["build", "-t", "hello-demo", dir]);
+    ok(r, "build examples/hello");
+    const ls = pier(["run", "--rm", "--network", "none", "hello-demo", "ls", "-A", "/app"]);
+    assert.equal(
+      ls.stdout,
+      ".dockerignore\ncgi-bin\n",
+      "app.sh moved away; .dockerignore kept the Dockerfile out",
+    );
+    const port = await freePort();
+    ok(pier(["run", "-d", "--name", "demo", "-p", `${port}:80`, "hello-demo"]), "run");
+    try {
+      const id = d.docker("inspect", "-f", "{{.Id}}", "demo").stdout.trim();
+      let body = "";
+      for (let i = 0; i < 50 && !body; i++) {
+        body = await httpGet(`http://127.0.0.1:${port}/`).catch(() => "");
+        if (!body) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(body, /<h3>Hello World!<\/h3>/);
+      assert.ok(body.includes(id.slice(0, 12)), body);
+    } finally {
+      d.docker("rm", "-f", "demo");
     }
   });
 
