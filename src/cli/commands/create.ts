@@ -1,9 +1,11 @@
-/** `pier create`: the create request `run` would send (same flags but the run-only ones); prints the id. */
+/**
+ * `pier create`: the create request `run` would send (same flags but the run-only ones);
+ * prints the id. Unlike `run`, a daemon error exits 1, as docker's create does.
+ */
 import type { CommandDef } from "../context.ts";
 import { fullIo } from "../context.ts";
 import { createContainer } from "../create-container.ts";
 import { CREATE_FLAGS, containerOptions } from "../run-flags.ts";
-import { runFailure } from "./run.ts";
 
 export const command: CommandDef = {
   name: "create",
@@ -19,10 +21,6 @@ export const command: CommandDef = {
       "pier create",
     );
     const client = await cli.client();
-    try {
-      io.out(`${await createContainer(client, opts, io)}\n`);
-    } catch (e) {
-      throw runFailure(e);
-    }
+    io.out(`${await createContainer(client, opts, io)}\n`);
   },
 };

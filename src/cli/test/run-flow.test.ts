@@ -250,6 +250,13 @@ describe("pier run", () => {
     const r = await pier(stub.socketPath, ["run", "--name", "web", "busybox"]);
     assert.equal(r.code, 125);
     assert.match(r.stderr, /already in use/);
+    // docker's create exits 1 for the same answer; only run uses 125.
+    const c = await pier(stub.socketPath, ["create", "--name", "web", "busybox"]);
+    assert.equal(c.code, 1);
+    assert.equal(
+      c.stderr,
+      'Error response from daemon: Conflict. The container name "/web" is already in use\n',
+    );
   });
 
   test("-it without a terminal on stdin: docker's error, nothing created", async () => {
