@@ -58,10 +58,7 @@ export const command: CommandDef = {
       );
       const errors = ws.filter((w) => w.error).map((w) => w.error!);
       if (errors.length > 0 && given.length > 0) throw new StatusError(1, errors.join("\n"));
-      const out = render(ws);
-      cli.io.out(
-        out === "" ? formatRows([], { format, defaultFormat: STATS_FORMAT, headers: STATS_HEADERS }) : out,
-      );
+      cli.io.out(render(ws));
       return;
     }
 
@@ -109,10 +106,7 @@ export const command: CommandDef = {
         throw new StatusError(1, errors.map((w) => w.error).join("\n"));
       }
       const table = render([...watched.values()]);
-      cli.io.out(
-        (cli.io.stdoutIsTTY ? "\x1b[2J\x1b[H" : "") +
-          (table || formatRows([], { format, defaultFormat: STATS_FORMAT, headers: STATS_HEADERS })),
-      );
+      cli.io.out((cli.io.stdoutIsTTY ? "\x1b[2J\x1b[H" : "") + table);
     }
   },
 };
