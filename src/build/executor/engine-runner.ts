@@ -12,7 +12,7 @@
  */
 import { PierError } from "../../common/errors.ts";
 import type { Engine } from "../../engine/containers/engine.ts";
-import { attach } from "../../engine/containers/streams.ts";
+import { followLog } from "../../engine/containers/follow.ts";
 import {
   BUILD_LABEL,
   type ContainerRunner,
@@ -46,27 +46,28 @@ export class EngineRunner implements ContainerRunner {
   }
 
   async run(c: StepContainer, onOutput: (chunk: OutputChunk) => void, signal?: AbortSignal): Promise<number> {
-    const rec = await this.engine.get(c.id);
-    const io = await attach(this.engine, rec, {
-      stdin: false,
-      stdout: true,
-      stderr: true,
-      logs: false,
-      stream: true,
+    // The log is read as the monitor writes it; the follower stops once the exit is known
+    // and everything written before it has been read (a short poll: a step's end waits on it).
+    let exitedNow = false;
+    const exited = this.engine.wait(c.id, "next-exit").then((r) => {
+      exitedNow = true;
+      return r;
     });
-    const exited = this.engine.wait(c.id, "next-exit");
     const onAbort = () => void this.engine.kill(c.id, "KILL").catch(() => undefined);
+    const stop = new AbortController();
     try {
       await this.engine.start(c.id);
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) onAbort();
-      for await (const chunk of io.output) onOutput(chunk);
+      const log = this.engine.files(c.id).log;
+      for await (const e of followLog(log, { done: () => exitedNow, signal: stop.signal, pollMs: 10 }))
+        onOutput({ stream: e.stream === "stderr" ? 2 : 1, data: Buffer.from(e.log, "utf8") });
       const { StatusCode } = await exited;
       if (signal?.aborted) throw new PierError("Unavailable", "the build was cancelled");
       return StatusCode;
     } finally {
+      stop.abort();
       signal?.removeEventListener("abort", onAbort);
-      io.close();
     }
   }
 
