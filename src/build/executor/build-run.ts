@@ -117,6 +117,7 @@ export class BuildRun {
   private total = 0;
   private readonly created: string;
   private readonly views: MountedRootfs[] = [];
+  private readonly trees = new Map<string, SourceTree>();
 
   constructor(
     private readonly deps: RunDeps,
@@ -486,9 +487,14 @@ export class BuildRun {
       state = stateOfImage(await this.image(from, rep));
       name = `image ${from}`;
     }
+    // One read-only view per image state, for every COPY --from that names it.
+    const known = this.trees.get(state.id);
+    if (known) return known;
     const view = await this.deps.workspace.mount(state, { writable: false });
     this.views.push(view);
-    return new DirTree(view.dir, name);
+    const tree = new DirTree(view.dir, name);
+    this.trees.set(state.id, tree);
+    return tree;
   }
 
   private async runStep(st: StageState, ev: Evaluated<RunInstruction>, rep: StepReporter): Promise<void> {

@@ -3,7 +3,7 @@
 // (a failing RUN with its exit code and its output shown), tags nothing, and leaves no
 // container, mount, snapshot or build directory behind.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -134,6 +134,29 @@ describe("pier build: bad input", () => {
     // No `<none>` images from the steps that worked.
     assert.doesNotMatch(images(), /<none>/);
     ok(d.docker("rmi", "bad:1"), "rmi");
+    assertClean();
+  });
+
+  test("a client that goes away stops the build: its RUN container is killed and removed", async () => {
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nRUN echo started; sleep 60\n");
+    const c = spawn(PIER, ["-H", `unix://${d.sock}`, "build", "-t", "bad:1", ctx], {
+      env: d.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      c.stdout.setEncoding("utf8").on("data", (x: string) => {
+        out += x;
+        if (/^started$/m.test(out)) resolve();
+      });
+      c.once("exit", () => reject(new Error(`the build ended early: ${out}`)));
+    });
+    const gone = new Promise((r) => c.once("exit", r));
+    process.kill(c.pid!, "SIGKILL");
+    await gone;
+    for (let i = 0; i < 100 && d.docker("ps", "-aq").stdout !== ""; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(images(), /^bad:1 /m);
     assertClean();
   });
 
