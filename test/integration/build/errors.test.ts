@@ -160,6 +160,29 @@ describe("pier build: bad input", () => {
     assertClean();
   });
 
+  test("pierd killed mid-build: after its restart nothing of the build is left", async () => {
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nCOPY present.txt /\nRUN echo started; sleep 60\n");
+    const c = spawn(PIER, ["-H", `unix://${d.sock}`, "build", "-t", "bad:1", ctx], {
+      env: d.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const closed = new Promise((r) => c.once("close", r));
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      c.stdout.setEncoding("utf8").on("data", (x: string) => {
+        out += x;
+        if (/^started$/m.test(out)) resolve();
+      });
+      c.once("exit", () => reject(new Error(`the build ended early: ${out}`)));
+    });
+    await d.killDaemon();
+    await closed;
+    assert.notDeepEqual(readdirSync(join(d.root, "build")), [], "the crash left the build's directory");
+    await d.startDaemon();
+    assert.doesNotMatch(images(), /^bad:1 /m);
+    assertClean();
+  });
+
   test("a Dockerfile that is not there, a context that is not a directory, a bad tag", () => {
     const r = pier("build", "-f", "Missing.dockerfile", ctx);
     assert.notEqual(r.status, 0);
