@@ -1,6 +1,6 @@
 // Build benchmark (make bench): the same five-instruction busybox Dockerfile and context
 // built by pier (CLI → pierd) and by Debian's buildah (`buildah bud --layers`), cold
-// (--no-cache) and fully cached, median of BENCH_N_BUILD runs (default 3), ratios printed.
+// (--no-cache) and fully cached, median of BENCH_N_BUILD runs (default 5), ratios printed.
 // Targets: cold <= 1.0x, cached <= 0.5x.
 //
 // buildah gets the very same busybox (a docker-archive pier saved) in a private storage root
@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PIER, PierdRun } from "../test/helpers/pierd.ts";
 
-const N = Number(process.env.BENCH_N_BUILD ?? 3);
+const N = Number(process.env.BENCH_N_BUILD ?? 5);
 // runc (crun refuses this machine's hybrid cgroups) and the ulimits the engine bench gives podman.
 const BUD = [
   "--layers",
