@@ -22,6 +22,16 @@ describe("pier build: a Debian image with apt-get install from the mirrors", { s
   let d: PierdRun;
   const pier = (...args: string[]): Run =>
     spawnSync(PIER, ["-H", `unix://${d.sock}`, ...args], { env: d.env, encoding: "utf8", timeout: 900_000 });
+  /** A container's output, read from its log once it exited (never raced by an attach). */
+  const output = (...args: string[]): Run => {
+    const c = pier("run", "-d", "--network", "none", ...args);
+    if (c.status !== 0) return c;
+    const id = c.stdout.trim();
+    const w = pier("wait", id);
+    const logs = pier("logs", id);
+    pier("rm", "-f", id);
+    return { status: Number(w.stdout.trim()), stdout: logs.stdout, stderr: logs.stderr };
+  };
 
   before(async () => {
     d = await PierdRun.start({ busybox: false });
@@ -48,7 +58,7 @@ describe("pier build: a Debian image with apt-get install from the mirrors", { s
     const r = pier("build", "-t", "deb-hello", ctx);
     ok(r, "build");
     assert.match(r.stdout, /Setting up hello/);
-    const run = pier("run", "--rm", "--network", "none", "deb-hello");
+    const run = output("deb-hello");
     ok(run, "run");
     assert.equal(run.stdout, "Hello, world!\n");
     // The apt-get layer is in the history, over debian's one layer.

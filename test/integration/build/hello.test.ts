@@ -63,6 +63,17 @@ describe("pier build: the seeds' hello app on busybox", () => {
       ...(input !== undefined ? { input } : {}),
     });
 
+  /** A container's output, read from its log once it exited (never raced by an attach). */
+  const output = (...args: string[]): Run => {
+    const c = pier(["run", "-d", "--network", "none", ...args]);
+    if (c.status !== 0) return c;
+    const id = c.stdout.trim();
+    const w = pier(["wait", id]);
+    const logs = pier(["logs", id]);
+    pier(["rm", "-f", id]);
+    return { status: Number(w.stdout.trim()), stdout: logs.stdout, stderr: logs.stderr };
+  };
+
   before(async () => {
     d = await PierdRun.start();
     app = join(d.dir, "hello");
@@ -105,7 +116,7 @@ describe("pier build: the seeds' hello app on busybox", () => {
     const dir = join(REPO, "examples/hello");
     const r = pier(["build", "-t", "hello-demo", dir]);
     ok(r, "build examples/hello");
-    const ls = pier(["run", "--rm", "--network", "none", "hello-demo", "ls", "-A", "/app"]);
+    const ls = output("hello-demo", "ls", "-A", "/app");
     assert.equal(
       ls.stdout,
       ".dockerignore\ncgi-bin\n",
@@ -247,7 +258,7 @@ describe("pier build: the seeds' hello app on busybox", () => {
       'FROM busybox\nRUN echo "made without a context" > /made\nCMD ["cat", "/made"]\n',
     );
     ok(alone, "build - < Dockerfile");
-    assert.equal(pier(["run", "--rm", "alone"]).stdout, "made without a context\n");
+    assert.equal(output("alone").stdout, "made without a context\n");
     const tar = spawnSync("tar", ["-C", app, "-cf", "-", "."], { maxBuffer: 64 << 20 });
     assert.equal(tar.status, 0);
     const fromTar = spawnSync(PIER, ["-H", `unix://${d.sock}`, "build", "-q", "-"], {

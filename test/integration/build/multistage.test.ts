@@ -38,6 +38,16 @@ describe("pier build: multi-stage", () => {
   let ctx: string;
   const pier = (...args: string[]): Run =>
     spawnSync(PIER, ["-H", `unix://${d.sock}`, ...args], { env: d.env, encoding: "utf8", timeout: 120_000 });
+  /** A container's output, read from its log once it exited (never raced by an attach). */
+  const output = (...args: string[]): Run => {
+    const c = pier("run", "-d", "--network", "none", ...args);
+    if (c.status !== 0) return c;
+    const id = c.stdout.trim();
+    const w = pier("wait", id);
+    const logs = pier("logs", id);
+    pier("rm", "-f", id);
+    return { status: Number(w.stdout.trim()), stdout: logs.stdout, stderr: logs.stderr };
+  };
 
   before(async () => {
     d = await PierdRun.start();
@@ -67,7 +77,7 @@ describe("pier build: multi-stage", () => {
       encoding: "utf8",
     });
     assert.deepEqual(files.stdout.trim().split("\n"), ["busybox"], files.stderr);
-    const run = pier("run", "--rm", "--network", "none", "artefact");
+    const run = output("artefact");
     ok(run, "run");
     assert.equal(run.stdout, "only the artefact\n");
     // The image's config is scratch's plus this stage's: no busybox history.
@@ -83,33 +93,13 @@ describe("pier build: multi-stage", () => {
     const r = pier("build", "-t", "script", "--build-arg", "GREETING=howdy", ctx);
     ok(r, "build");
     assert.doesNotMatch(r.stdout, /this stage is not needed/);
-    const run = pier(
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "--entrypoint",
-      "/busybox",
-      "script",
-      "sh",
-      "/greet.sh",
-    );
+    const run = output("--entrypoint", "/busybox", "script", "sh", "/greet.sh");
     ok(run, "run");
     assert.equal(run.stdout, "howdy from the build stage\n");
     // The final stage was taken from the cache (same content), the build stage was not.
     const again = pier("build", "-t", "script2", ctx);
     ok(again, "build with the default ARG");
-    const hello = pier(
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "--entrypoint",
-      "/busybox",
-      "script2",
-      "sh",
-      "/greet.sh",
-    );
+    const hello = output("--entrypoint", "/busybox", "script2", "sh", "/greet.sh");
     assert.equal(hello.stdout, "hello from the build stage\n");
   });
 
@@ -138,16 +128,7 @@ describe("pier build: multi-stage", () => {
     assert.equal(cfg.User, "nobody");
     assert.deepEqual(cfg.Labels, { stage: "base", "built-by": "pier" });
     assert.deepEqual(cfg.OnBuild, ['RUN echo "trigger ran" > /tmp/trigger']);
-    const ls = pier(
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "onbase",
-      "sh",
-      "-c",
-      "pwd; ls -ld /app/data | cut -c1-10",
-    );
+    const ls = output("onbase", "sh", "-c", "pwd; ls -ld /app/data | cut -c1-10");
     assert.equal(ls.stdout, "/app/data\ndrwxr-xr-x\n");
 
     const child = join(d.dir, "child");
@@ -156,7 +137,7 @@ describe("pier build: multi-stage", () => {
     const r = pier("build", "-t", "onchild", child);
     ok(r, "build child");
     assert.match(r.stdout, /Executing 1 build trigger/);
-    assert.equal(pier("run", "--rm", "--network", "none", "onchild").stdout, "trigger ran\n");
+    assert.equal(output("onchild").stdout, "trigger ran\n");
     const childCfg = JSON.parse(
       d.docker("inspect", "-f", "{{json .Config.OnBuild}}", "onchild").stdout,
     ) as unknown;
