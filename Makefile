@@ -12,7 +12,7 @@ NATIVE := bin/pier-nsexec bin/pier-fsops bin/pier-monitor
 TOOLS := $(patsubst native/tools/%.c,build/tools/%,$(wildcard native/tools/*.c))
 TS_SRC := $(shell find src scripts -name '*.ts' -o -name '*.mjs' 2>/dev/null)
 
-.PHONY: all setup deps npm build native test check lint unit demo bench clean sanitize
+.PHONY: all setup deps npm build native test check lint unit demo demo-runtime bench clean sanitize
 
 all: build
 
@@ -68,9 +68,13 @@ unit:
 	@files=$$(find src test -name '*.test.ts' | sort); \
 	node --import tsx --test --test-concurrency=1 --test-reporter=spec $$files
 
-## demo: a busybox container, showing what the kernel gives it
+## demo: the seeds' walkthrough: bootstrap, build the hello app, run it with -p, exec, explain
 demo: setup build
 	bash scripts/demo.sh
+
+## demo-runtime: pier-runtime alone: a busybox bundle, showing what the kernel gives it
+demo-runtime: setup build
+	bash scripts/demo-runtime.sh
 
 ## bench: every benchmark, medians and ratios against the peer measured in the same run
 bench: setup build

@@ -14,8 +14,16 @@ mkdirSync("bin", { recursive: true });
 // The bundles are CommonJS (fastest to load); say so for the extensionless files in bin/.
 writeFileSync("bin/package.json", '{ "type": "commonjs" }\n');
 
-// The node that builds is the node that runs: naming it saves /usr/bin/env and a PATH search.
-const loader = (name) => `#!${process.execPath}
+// The node that builds is the node that runs, named by its path (no PATH search).
+// The interpreter line. NODE_EXTRA_CA_CERTS makes Node read a CA bundle before any code
+// runs (~40 ms here, more than Node's own start-up); pier and pier-runtime never speak TLS
+// (unix sockets, the kernel), so they drop it. pierd (registries over TLS) instead trusts
+// the system's CA store, as docker does, whatever that variable says.
+const shebang = (name) =>
+  name === "pierd"
+    ? `#!${process.execPath} --use-openssl-ca`
+    : `#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS ${process.execPath}`;
+const loader = (name) => `${shebang(name)}
 "use strict";
 // ${name}: loads ${name}.js with the V8 code cache made by \`make build\` (scripts/build.mjs).
 const { readFileSync, writeFileSync } = require("fs");

@@ -244,8 +244,11 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     }
     const hosts = g.flags.get("host") ?? [];
     const host = hosts[hosts.length - 1] ?? process.env.PIER_HOST ?? `unix://${DEFAULT_SOCKET}`;
+    // pierd is started only for the default socket, or when PIER_ROOT says where its state
+    // goes: `-H` alone must not bring up a daemon on /var/lib/pier behind a custom socket.
+    const mayStart = socketPathOf(host) === DEFAULT_SOCKET || process.env.PIER_ROOT !== undefined;
     const autostart =
-      opts.autostart === null
+      opts.autostart === null || (!mayStart && opts.autostart === undefined)
         ? undefined
         : (opts.autostart ?? (async (sock: string) => (await import("./daemon.ts")).startDaemon(sock)));
     cli = new Cli(io, socketPathOf(host), bool(g, "debug") || str(g, "log-level") === "debug", autostart);

@@ -90,6 +90,8 @@ export interface EngineOptions {
   monitorBin?: string;
   /** Where lxcfs is mounted (its /proc views are bound in), or undefined for none. */
   lxcfsDir?: string;
+  /** Finds or starts lxcfs when the first container needs it (instead of lxcfsDir). */
+  lxcfs?: () => Promise<string | undefined>;
   /** Short directory for console sockets (unix socket paths are limited to 107 bytes). */
   runDir?: string;
   log?: (s: string) => void;
@@ -243,6 +245,8 @@ export class Engine {
     let prepared = false;
     try {
       await mkdir(f.dir, { recursive: true, mode: 0o710 });
+      // The log exists from the start, so an attach made before start can open it at once.
+      writeFileSync(f.log, "", { mode: 0o640 });
       makeInitLayer(f.init);
       await this.opts.images.prepareRootfs(img.id, snapshotKey, { labels: { "pier.container": id } });
       prepared = true;
@@ -438,13 +442,14 @@ export class Engine {
         }
       }
       const net = await this.setupNetwork(rec, undo);
+      const lxcfsDir = await this.lxcfsFor(rec);
       const spec = buildSpec({
         rec,
         rootfs: f.merged,
         etcFiles: net.etc,
         netns: net.netns,
         mounts: ociMounts(rec.mounts),
-        ...(this.lxcfsFor(rec) ? { lxcfsDir: this.opts.lxcfsDir! } : {}),
+        ...(lxcfsDir ? { lxcfsDir } : {}),
         cgroupsPath: `/pier/${id}`,
       });
       if (rec.hostConfig.Init && !existsSync(INIT_BINARY)) {
@@ -477,7 +482,7 @@ export class Engine {
         restartCount: restarting ? rec.state.restartCount : rec.state.restartCount,
       };
       delete rec.state.health;
-      rec.lxcfs = this.lxcfsFor(rec);
+      rec.lxcfs = lxcfsDir !== undefined;
       await this.store.save(rec);
       void this.watchExit(id);
       if (rec.config.Tty && rec.hostConfig.ConsoleSize?.[0]) {
@@ -576,8 +581,18 @@ export class Engine {
     }
   }
 
-  private lxcfsFor(rec: ContainerRecord): boolean {
-    return this.opts.lxcfsDir !== undefined && rec.hostConfig.Annotations?.["io.pier.lxcfs"] !== "false";
+  private lxcfsDir: string | undefined;
+  private lxcfsAsked = false;
+
+  /** The lxcfs mount for this container, or undefined (turned off, or no lxcfs). */
+  private async lxcfsFor(rec: ContainerRecord): Promise<string | undefined> {
+    if (rec.hostConfig.Annotations?.["io.pier.lxcfs"] === "false") return undefined;
+    if (this.opts.lxcfsDir) return this.opts.lxcfsDir;
+    if (!this.lxcfsAsked && this.opts.lxcfs) {
+      this.lxcfsAsked = true;
+      this.lxcfsDir = await this.opts.lxcfs().catch(() => undefined);
+    }
+    return this.lxcfsDir;
   }
 
   /** Network namespace, endpoints and the /etc files, per network mode. */

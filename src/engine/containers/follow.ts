@@ -44,6 +44,9 @@ export async function* followLog(path: string, o: FollowOptions): AsyncGenerator
   let watcher: FSWatcher | undefined;
   const onAbort = () => poke();
   o.signal?.addEventListener("abort", onAbort);
+  // The file is opened once and read through that descriptor: a container removed right
+  // after it exits (--rm) takes its directory away, but not what was written.
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     for (;;) {
       if (o.signal?.aborted) return;
@@ -58,31 +61,27 @@ export async function* followLog(path: string, o: FollowOptions): AsyncGenerator
       // Check done() before reading, so whatever was written before it turned true is read.
       const finished = o.done();
       let got = false;
-      const fh = await open(path, "r").catch(() => undefined);
+      fh ??= await open(path, "r").catch(() => undefined);
       if (fh) {
-        try {
-          const buf = Buffer.alloc(64 * 1024);
-          for (;;) {
-            const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-            if (bytesRead === 0) break;
-            offset += bytesRead;
-            got = true;
-            pending += decoder.write(buf.subarray(0, bytesRead));
-            let nl: number;
-            while ((nl = pending.indexOf("\n")) >= 0) {
-              const line = pending.slice(0, nl);
-              pending = pending.slice(nl + 1);
-              if (!line) continue;
-              try {
-                yield JSON.parse(line) as LogEntry;
-              } catch {
-                // a torn record
-              }
-              if (o.signal?.aborted) return;
+        const buf = Buffer.alloc(64 * 1024);
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+          if (bytesRead === 0) break;
+          offset += bytesRead;
+          got = true;
+          pending += decoder.write(buf.subarray(0, bytesRead));
+          let nl: number;
+          while ((nl = pending.indexOf("\n")) >= 0) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            if (!line) continue;
+            try {
+              yield JSON.parse(line) as LogEntry;
+            } catch {
+              // a torn record
             }
+            if (o.signal?.aborted) return;
           }
-        } finally {
-          await fh.close();
         }
       }
       if (finished && !got) return;
@@ -93,6 +92,7 @@ export async function* followLog(path: string, o: FollowOptions): AsyncGenerator
       });
     }
   } finally {
+    await fh?.close().catch(() => undefined);
     watcher?.close();
     o.signal?.removeEventListener("abort", onAbort);
   }

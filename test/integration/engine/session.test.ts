@@ -54,6 +54,13 @@ describe("the seeds' session against pierd (docker CLI)", () => {
     assert.ok(n && Number(n[1]) <= 4, r.stdout);
   });
 
+  test("a short-lived --rm container's output is never lost (it is read before the removal)", () => {
+    for (let i = 0; i < 15; i++) {
+      const r = d.docker("run", "--rm", "--network", "none", "busybox", "echo", `hi${i}`);
+      assert.equal(r.stdout, `hi${i}\n`, `run ${i}: ${r.stderr}`);
+    }
+  });
+
   test("run --rm prints, -i passes stdin, exit codes come back", () => {
     const r = d.docker("run", "--rm", "busybox", "echo", "hi");
     ok(r, "run");
