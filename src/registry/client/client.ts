@@ -161,8 +161,14 @@ export class RegistryClient {
     const scopes = [`repository:${ref.repository}:pull`];
     const what = formatReference(ref);
     const lease = opts.meta ? `lease:pull-${randomUUID()}` : undefined;
-    const hold = (d: string) => {
-      if (lease && opts.meta) opts.meta.transaction(() => opts.meta?.addRef(lease, `blob:${d}`));
+    // One transaction for many digests: each commit is an fsync, and better-sqlite3 blocks
+    // the event loop (the downloads) meanwhile.
+    const hold = (...ds: string[]) => {
+      if (lease && opts.meta && ds.length) {
+        opts.meta.transaction(() => {
+          for (const d of ds) opts.meta?.addRef(lease, `blob:${d}`);
+        });
+      }
     };
     try {
       const root = await this.fetchManifest(t, ref, ref.digest ?? ref.tag ?? "latest", scopes, opts.content);
@@ -186,8 +192,8 @@ export class RegistryClient {
       const seen = new Set<string>();
       const todo = blobs.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
       for (const d of todo) opts.onProgress?.(progress(d, "waiting", 0));
+      hold(...todo.map((d) => d.digest));
       await parallel(todo, this.opts.concurrency ?? 6, async (d) => {
-        hold(d.digest);
         const key = `${opts.content.root}\0${d.digest}`;
         for (let running = inflight.get(key); running; running = inflight.get(key)) {
           await running.catch(() => undefined);
