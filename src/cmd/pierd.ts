@@ -120,16 +120,18 @@ export async function makeBackends(opts: {
   });
   await networks.restore();
   const dns = await startDnsServer(networks, { onError: (e) => opts.log?.(`dns: ${e.message}`) });
-  const lxcfsDir =
+  // lxcfs is found or started when the first container needs it, not at daemon start.
+  const lxcfs =
     opts.lxcfs === false
       ? undefined
-      : await ensureLxcfs(opts.lxcfsDir ?? "/var/lib/lxcfs", {
-          pidFile: join(opts.execRoot ?? "/run/pier", "lxcfs.pid"),
-          ...(opts.log ? { log: opts.log } : {}),
-        });
+      : () =>
+          ensureLxcfs(opts.lxcfsDir ?? "/var/lib/lxcfs", {
+            pidFile: join(opts.execRoot ?? "/run/pier", "lxcfs.pid"),
+            ...(opts.log ? { log: opts.log } : {}),
+          });
   const engine = await Engine.open({
     root: opts.root,
-    ...(lxcfsDir ? { lxcfsDir } : {}),
+    ...(lxcfs ? { lxcfs } : {}),
     images: images.service,
     volumes,
     networks: networkPlugin(networks),
