@@ -5,12 +5,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO } from "../../helpers/bundle.ts";
 import { PIER, PierdRun } from "../../helpers/pierd.ts";
+import { freePort, httpGet } from "../../helpers/net.ts";
 
 const HELLO_CGI = `#!/bin/sh
 printf "Content-Type: text/plain\\r\\n\\r\\n"
@@ -25,26 +24,6 @@ ENV NAME=World
 EXPOSE 80
 CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let b = "";
-      res.setEncoding("utf8").on("data", (c: string) => (b += c));
-      res.on("end", () => resolve(b));
-    }).on("error", reject);
-  });
-}
 
 type Run = { status: number | null; stdout: string; stderr: string };
 const ok = (r: Run, what: string) => assert.equal(r.status, 0, `${what}: ${r.stderr}${r.stdout}`);

@@ -3,31 +3,11 @@
 // --network container:X and host, --cpus, lxcfs, and bad input leaving nothing behind.
 import assert from "node:assert/strict";
 import { readFileSync, readlinkSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
-import { get } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PierdRun } from "../../helpers/pierd.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let b = "";
-      res.setEncoding("utf8").on("data", (c: string) => (b += c));
-      res.on("end", () => resolve(b));
-    }).on("error", reject);
-  });
-}
+import { freePort, httpGet } from "../../helpers/net.ts";
 
 const ok = (r: { status: number | null; stdout: string; stderr: string }, what: string) =>
   assert.equal(r.status, 0, `${what}: ${r.stderr}${r.stdout}`);

@@ -89,6 +89,18 @@ async function pump(
   }
 }
 
+/** A hijacked connection's life: stdin in, output out (framed or raw), closed at the end. */
+async function serveHijacked(h: Hijacked, session: IoSession): Promise<void> {
+  streamStdin(session, h.socket as never);
+  h.socket.on("close", () => session.close());
+  await pump(
+    session,
+    (c) => (c.stream === 1 ? h.stdout(c.data) : h.stderr(c.data)),
+    () => h.closed,
+  );
+  h.close();
+}
+
 function streamStdin(session: IoSession, socket: NodeJS.ReadableStream & { resume(): void }): void {
   if (!session.stdin) {
     socket.resume(); // read and drop, so the client's half-close is seen
@@ -289,15 +301,7 @@ export function registerContainerRoutes(server: ApiServer, b: ContainerBackends)
       logs: boolParam(q, "logs"),
       stream: boolParam(q, "stream"),
     });
-    const h = Hijacked.accept(ctx.socket, !session.tty, ctx.head);
-    streamStdin(session, ctx.socket as never);
-    ctx.socket.on("close", () => session.close());
-    await pump(
-      session,
-      (c) => (c.stream === 1 ? h.stdout(c.data) : h.stderr(c.data)),
-      () => h.closed,
-    );
-    h.close();
+    await serveHijacked(Hijacked.accept(ctx.socket, !session.tty, ctx.head), session);
   });
 
   // ---- exec -----------------------------------------------------------------------------
@@ -319,14 +323,7 @@ export function registerContainerRoutes(server: ApiServer, b: ContainerBackends)
     });
     const h = Hijacked.accept(ctx.socket, !(session?.tty ?? body.Tty ?? false));
     if (!session) return h.close();
-    streamStdin(session, ctx.socket as never);
-    ctx.socket.on("close", () => session.close());
-    await pump(
-      session,
-      (c) => (c.stream === 1 ? h.stdout(c.data) : h.stderr(c.data)),
-      () => h.closed,
-    );
-    h.close();
+    await serveHijacked(h, session);
   });
 
   server.post("/exec/{id}/start", async (ctx) => {
