@@ -20,7 +20,13 @@
  */
 import { PierError } from "../../common/errors.ts";
 import { parseDigest, type Digest } from "../digest.ts";
-import { immediate, openDatabase, type Database, type Migration, type OpenOptions } from "../../common/sqlite.ts";
+import {
+  immediate,
+  openDatabase,
+  type Database,
+  type Migration,
+  type OpenOptions,
+} from "../../common/sqlite.ts";
 
 export interface Target {
   digest: Digest;
