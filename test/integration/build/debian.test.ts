@@ -49,7 +49,7 @@ describe("pier build: a Debian image with apt-get install from the mirrors", { s
       [
         "FROM debian:bookworm",
         "RUN apt-get update && \\",
-        "    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends hello && \\",
+        "    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends hello procps && \\",
         "    rm -rf /var/lib/apt/lists/*",
         'CMD ["hello"]',
         "",
@@ -68,5 +68,13 @@ describe("pier build: a Debian image with apt-get install from the mirrors", { s
     const again = pier("build", "-t", "deb-hello", ctx);
     ok(again, "rebuild");
     assert.equal(again.stdout.match(/Using cache/g)?.length, 2);
+  });
+
+  test("lxcfs: procps `free -m` in a --memory 256m container says 256", () => {
+    // busybox's free asks sysinfo(2), which no file system can answer; procps (installed in
+    // the image built above) reads /proc/meminfo, which lxcfs answers from the cgroup.
+    const r = pier("run", "--rm", "--network", "none", "--memory", "256m", "deb-hello", "free", "-m");
+    ok(r, "free -m");
+    assert.match(r.stdout, /^Mem:\s+256\s/m, r.stdout);
   });
 });
