@@ -1,9 +1,6 @@
 /** `pier container prune`: remove all stopped containers (asks first unless -f). */
-import { bool, list, UsageError } from "../args.ts";
-import { parseFilterFlags } from "../../api/client/index.ts";
 import type { CommandDef } from "../context.ts";
-import { fullIo } from "../context.ts";
-import { confirm } from "../prompt.ts";
+import { prunePrelude, pruneFlags } from "../prune.ts";
 import { humanSize } from "../units.ts";
 
 export const command: CommandDef = {
@@ -11,23 +8,15 @@ export const command: CommandDef = {
   usage: "container prune [OPTIONS]",
   summary: "Remove all stopped containers",
   maxArgs: 0,
-  flags: [
-    { name: "filter", kind: "list", help: 'Provide filter values (e.g. "until=<timestamp>")' },
-    { name: "force", short: "f", kind: "bool", help: "Do not prompt for confirmation" },
-  ],
+  flags: pruneFlags("until=<timestamp>"),
   async run(cli, p) {
-    let filters;
-    try {
-      filters = parseFilterFlags(list(p, "filter"));
-    } catch (e) {
-      throw new UsageError((e as Error).message, "pier container prune");
-    }
-    if (
-      !bool(p, "force") &&
-      !(await confirm(fullIo(cli.io), "WARNING! This will remove all stopped containers."))
-    ) {
-      return;
-    }
+    const filters = await prunePrelude(
+      cli,
+      p,
+      "pier container prune",
+      "WARNING! This will remove all stopped containers.",
+    );
+    if (!filters) return;
     const r = await (await cli.client()).containers.prune(filters);
     let out = "";
     if (r.ContainersDeleted && r.ContainersDeleted.length > 0) {
