@@ -317,6 +317,15 @@ export class BuildRun {
     }
   }
 
+  /** Takes the cached state for `key` when there is one (and says so); false on a miss. */
+  private async fromCache(st: StageState, key: string, rep: StepReporter): Promise<boolean> {
+    const hit = await this.cached(key);
+    if (!hit) return false;
+    st.state = hit;
+    rep.cached(hit.id);
+    return true;
+  }
+
   /** The next state's container config, before the instruction's own change. */
   private baseConfig(st: StageState): ContainerConfig {
     const c = structuredClone(st.state.config.config ?? {});
@@ -341,12 +350,7 @@ export class BuildRun {
 
   private async configStep(st: StageState, ev: Evaluated, rep: StepReporter): Promise<void> {
     const key = this.keyOf(st, ev);
-    const hit = await this.cached(key);
-    if (hit) {
-      st.state = hit;
-      rep.cached(hit.id);
-      return;
-    }
+    if (await this.fromCache(st, key, rep)) return;
     const shell = this.shellOf(st);
     const config = configAfter(this.baseConfig(st), ev, {
       shell,
@@ -369,12 +373,7 @@ export class BuildRun {
     const wd = resolveWorkdir(st.state.config.config?.WorkingDir || "/", e.path);
     const resolved: Evaluated = { ...ev, instruction: { ...e, path: wd } };
     const key = this.keyOf(st, resolved);
-    const hit = await this.cached(key);
-    if (hit) {
-      st.state = hit;
-      rep.cached(hit.id);
-      return;
-    }
+    if (await this.fromCache(st, key, rep)) return;
     const shell = this.shellOf(st);
     const config = configAfter(this.baseConfig(st), resolved, {
       shell,
@@ -426,12 +425,7 @@ export class BuildRun {
     // The key needs the content, not the image: plan without the target root (names in
     // --chown resolve against it later; the chown text is part of the instruction).
     const key = this.keyOf(st, ev, await copyChecksum(await plan({})));
-    const hit = await this.cached(key);
-    if (hit) {
-      st.state = hit;
-      rep.cached(hit.id);
-      return;
-    }
+    if (await this.fromCache(st, key, rep)) return;
     const fs = await this.deps.workspace.mount(st.state, { writable: true });
     let layer;
     try {
@@ -508,12 +502,7 @@ export class BuildRun {
       throw new PierError("NotImplemented", "RUN --security=insecure is not implemented");
     const shell = this.shellOf(st);
     const key = this.keyOf(st, ev);
-    const hit = await this.cached(key);
-    if (hit) {
-      st.state = hit;
-      rep.cached(hit.id);
-      return;
-    }
+    if (await this.fromCache(st, key, rep)) return;
     if (st.state.id === "scratch" || !st.state.target) {
       throw new PierError(
         "InvalidArgument",
