@@ -6,7 +6,7 @@
 // 2. Memory of an idle container's monitor: RSS of pier-monitor against podman's conmon,
 //    five `sleep` containers each.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PierdRun, PIER } from "../test/helpers/pierd.ts";
 
@@ -103,7 +103,6 @@ async function main(): Promise<void> {
   } finally {
     await d.teardown();
   }
-  void writeFileSync;
 }
 
 main().catch((e: unknown) => {

@@ -8,7 +8,7 @@
  *   await d.teardown();
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -208,7 +208,7 @@ export class PierdRun {
 
 function readdirSafe(dir: string): string[] {
   try {
-    return require_readdir(dir);
+    return readdirSync(dir);
   } catch {
     return [];
   }
@@ -227,6 +227,3 @@ function findFiles(dir: string, re: RegExp): string[] {
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
-
-import { readdirSync as require_readdir } from "node:fs";
-void mkdirSync;

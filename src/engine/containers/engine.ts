@@ -21,11 +21,23 @@
  * torn down (runtime delete, network detach, unmount) and its restart policy applied.
  */
 import { EventEmitter } from "node:events";
-import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+  writeSync,
+  type FSWatcher,
+} from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { cpus, hostname as hostHostname } from "node:os";
-import { join, posix, resolve } from "node:path";
+import { join, posix } from "node:path";
 import type {
   ContainerConfig,
   ContainerCreateRequest,
@@ -1222,7 +1234,8 @@ function alive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function writeCtl(path: string, cmd: string): void {
+/** One command to a monitor's control fifo; nothing when no monitor reads it. */
+export function writeCtl(path: string, cmd: string): void {
   let fd: number | undefined;
   try {
     // The monitor holds the fifo open for reading, so a non-blocking open succeeds.
@@ -1459,6 +1472,3 @@ function startError(err: unknown): PierError {
   }
   return new PierError("Internal", msg);
 }
-
-import { closeSync, constants as fsConstants, openSync, writeSync } from "node:fs";
-void resolve;

@@ -4,7 +4,7 @@
  * pier's `explain` (namespaces, cgroup, layer stack, mounts, ports, in the seeds' terms).
  */
 import { execFile } from "node:child_process";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type {
@@ -381,5 +381,3 @@ export async function explain(engine: Engine, rec: ContainerRecord): Promise<Con
     Lxcfs: live && rec.lxcfs,
   };
 }
-
-void statSync;

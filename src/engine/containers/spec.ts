@@ -8,7 +8,7 @@
  * capability set, masked and read-only paths, the default seccomp profile, a 64 MiB
  * /dev/shm, swap = 2 × memory when only --memory is given.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Mount as OciMount, Namespace, Spec } from "../../oci/runtime-spec.ts";
 import { PierError } from "../../common/errors.ts";
@@ -391,7 +391,7 @@ export function buildSpec(i: SpecInputs): Spec {
 function deviceOf(path: string): { type: "c" | "b"; major: number; minor: number } {
   let st;
   try {
-    st = require_stat(path);
+    st = statSync(path);
   } catch {
     throw new PierError(
       "InvalidArgument",
@@ -408,5 +408,3 @@ function deviceOf(path: string): { type: "c" | "b"; major: number; minor: number
     minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
   };
 }
-
-import { statSync as require_stat } from "node:fs";

@@ -5,23 +5,14 @@
  * stdin fifo, and "close stdin"/"resize" into its control fifo.
  */
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  constants as C,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { constants as C, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import type { ExecCreateRequest, ExecInspect } from "../../api/container-types.ts";
 import { PierError } from "../../common/errors.ts";
 import { readExit, readLogs, startMonitor, type LogEntry } from "../monitor/index.ts";
-import type { Engine } from "./engine.ts";
+import { writeCtl, type Engine } from "./engine.ts";
 import { followLog, logSize } from "./follow.ts";
 import type { ContainerRecord } from "./record.ts";
 import { capabilities, mergeEnv, resolveUser } from "./spec.ts";
@@ -377,7 +368,7 @@ export class Execs {
     }
     let stdin: IoSession["stdin"];
     if (attachIn) {
-      const w = new FifoWriter(join(e.dir, "stdin"), () => writeCtlFile(join(e.dir, "ctl"), "c\n"));
+      const w = new FifoWriter(join(e.dir, "stdin"), () => writeCtl(join(e.dir, "ctl"), "c\n"));
       w.tryOpen();
       stdin = w;
     }
@@ -387,7 +378,7 @@ export class Execs {
   resize(id: string, rows: number, cols: number): void {
     const e = this.get(id);
     if (!e.running) return;
-    writeCtlFile(join(e.dir, "ctl"), `r ${rows} ${cols}\n`);
+    writeCtl(join(e.dir, "ctl"), `r ${rows} ${cols}\n`);
   }
 
   /** Forgets one finished exec and removes its files. */
@@ -407,19 +398,3 @@ export class Execs {
     return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
   }
 }
-
-function writeCtlFile(path: string, cmd: string): void {
-  try {
-    const fd = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
-    try {
-      writeFileSync(fd, cmd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // no reader: the process is gone
-  }
-}
-
-void readFileSync;
-void rmSync;

@@ -3,7 +3,7 @@
 // ended while no daemon was there. Restart policies: always brings a crashed container
 // back; on-failure:3 gives up after three restarts.
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { PierdRun } from "../../helpers/pierd.ts";
 
@@ -81,7 +81,6 @@ describe("containers outlive pierd; restart policies", () => {
     const check = await d.api("GET", "/pier/system/check");
     assert.deepEqual((check.json as { Leaks: unknown[] }).Leaks, []);
     assert.equal(d.docker("rm", ...names).status, 0);
-    void readFileSync;
   });
 
   test("--restart always brings a crashed container back", async () => {

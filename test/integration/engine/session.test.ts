@@ -2,6 +2,7 @@
 // -p, exec sharing namespaces, commit keeping only the writable layer, -v bind mounts,
 // --network container:X and host, --cpus, lxcfs, and bad input leaving nothing behind.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync, readlinkSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -45,7 +46,7 @@ describe("the seeds' session against pierd (docker CLI)", () => {
     const r = d.docker("run", "--rm", "busybox", "echo", "hi");
     ok(r, "run");
     assert.equal(r.stdout, "hi\n");
-    const i = require_spawn("docker", ["run", "-i", "--rm", "busybox", "sh", "-c", "cat; exit 5"], {
+    const i = spawnSync("docker", ["run", "-i", "--rm", "busybox", "sh", "-c", "cat; exit 5"], {
       env: d.env,
       input: "from stdin\n",
       encoding: "utf8",
@@ -189,7 +190,7 @@ describe("the seeds' session against pierd (docker CLI)", () => {
     const joined = j.stdout;
     assert.equal(joined, x);
     assert.match(x, /eth0\s+inet 10\./);
-    const hostLinks = require_spawn("ip", ["-o", "link"], { encoding: "utf8" })
+    const hostLinks = spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
       .stdout.split("\n")
       .filter(Boolean).length;
     const inHost = d
@@ -294,5 +295,3 @@ describe("the seeds' session against pierd (docker CLI)", () => {
     assert.deepEqual((check.json as { Leaks: unknown[] }).Leaks, []);
   });
 });
-
-import { spawnSync as require_spawn } from "node:child_process";
